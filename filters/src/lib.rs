@@ -1,0 +1,1 @@
+//! Tollgate's filter chain.

@@ -1,0 +1,36 @@
+//! HTTP/1.1, sans-I/O.
+//!
+//! A head is parsed once, with httparse, into a struct that keeps the original bytes
+//! (`Bytes`) and indexes into them with [`Span`]s: nothing is copied out. The framing
+//! rules of RFC 9112 §6 are applied at parse time, so a head that this module returns as
+//! complete has exactly one meaning for its body length ([`BodyFraming`]); anything
+//! ambiguous is an [`H1Error`] that the caller maps to 400 (requests) or 502 (responses).
+//!
+//! Invariants:
+//! - every [`Span`] of a head lies inside that head's `buf`;
+//! - a complete head's `buf` ends with the blank line that closes it;
+//! - no function here panics on any input (fuzzed: `fuzz/fuzz_targets/h1_request.rs`).
+
+mod chunked;
+mod error;
+mod head;
+mod request;
+mod response;
+mod serialize;
+
+pub use chunked::{ChunkedScanner, ChunkedStep};
+pub use error::H1Error;
+pub use head::{BodyFraming, ConnectionInfo, HeaderSpan, HeadLimits, Span, Version};
+pub use request::{Method, RequestHead};
+pub use response::{ResponseFraming, ResponseHead};
+pub use serialize::{
+    write_request_head, write_response_head, HeadEdits, RequestForwarding, ResponseForwarding,
+};
+
+/// The result of feeding bytes to a parser: either it needs more, or it consumed a
+/// complete unit of the given length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status<T> {
+    Complete(T),
+    Partial,
+}

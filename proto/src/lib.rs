@@ -1,0 +1,12 @@
+//! Sans-I/O wire formats for Tollgate.
+//!
+//! Everything here takes bytes and returns results: parsers report "complete, consumed N"
+//! or "need more", encoders append to a caller-owned buffer. Nothing in this crate
+//! touches a socket, a runtime, a clock or a random number generator, so every part is
+//! unit-tested, fuzzed and benchmarked in isolation.
+//!
+//! - [`h1`]: HTTP/1.1 request and response heads (zero copy: spans into the original
+//!   bytes), the RFC 9112 §6 framing rules, the chunked-body scanner and the head
+//!   serialiser that applies filter edits.
+
+pub mod h1;
