@@ -1,0 +1,367 @@
+//! The config file's shape: typed structs that serde fills from TOML. Every limit has a
+//! default here (the `default_*` functions) and a key in the file. Semantic checks (names
+//! that must exist, values that must agree) are in `validate.rs`, not here.
+
+use serde::{Deserialize, Serialize};
+
+use tollgate_filters::RouteConfig;
+
+use super::duration::Dur;
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub runtime: Runtime,
+    #[serde(default)]
+    pub admin: Admin,
+    #[serde(default)]
+    pub listeners: Vec<Listener>,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub forwarding: Forwarding,
+    #[serde(default)]
+    pub access_log: AccessLog,
+    #[serde(default)]
+    pub clusters: Vec<Cluster>,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DriverChoice {
+    /// io_uring where it can be set up, else epoll.
+    #[default]
+    Auto,
+    IoUring,
+    Epoll,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Runtime {
+    /// Worker threads; 0 means one per CPU in `cpus` (or per online CPU).
+    pub workers: usize,
+    /// CPUs to pin workers to, in order; empty means all online CPUs.
+    pub cpus: Vec<usize>,
+    /// Pin each worker to its CPU.
+    pub pin: bool,
+    pub driver: DriverChoice,
+    /// io_uring submission queue entries per worker.
+    pub io_uring_entries: u32,
+    /// How long SIGTERM waits for in-flight requests before exiting.
+    pub drain_timeout: Dur,
+    /// Per-core housekeeping tick: config generation, health gossip, log flush.
+    pub tick: Dur,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime {
+            workers: 0,
+            cpus: Vec::new(),
+            pin: true,
+            driver: DriverChoice::Auto,
+            io_uring_entries: 1024,
+            drain_timeout: Dur::secs(30),
+            tick: Dur::millis(50),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    /// Address of the admin listener; loopback by default. Empty turns it off.
+    pub listen: String,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin { listen: "127.0.0.1:9901".into() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    #[serde(default)]
+    pub name: String,
+    /// `host:port`; every worker binds it with SO_REUSEPORT.
+    pub listen: String,
+    #[serde(default = "default_backlog")]
+    pub backlog: u32,
+    /// Connections one worker serves at once; beyond it new ones wait in the backlog.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_backlog() -> u32 {
+    1024
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Longest request line; over it: 414.
+    pub max_request_line: usize,
+    /// Largest request head; over it: 431.
+    pub max_head_bytes: usize,
+    /// Most header fields in a request; over it: 431.
+    pub max_headers: usize,
+    /// Largest request body; over it: 413. Also the longest chunk line is bounded by
+    /// `max_chunk_line` and trailers by `max_head_bytes`.
+    pub max_body_bytes: u64,
+    pub max_chunk_line: usize,
+    /// Time to receive a whole request head once its first byte arrived; over it: 408.
+    pub header_read_timeout: Dur,
+    /// Time an idle keep-alive connection is kept open waiting for the next request.
+    pub keepalive_timeout: Dur,
+    /// Longest pause between two reads of a request body; over it: 408.
+    pub body_read_timeout: Dur,
+    /// Requests served on one client connection before it is closed; 0 = no limit.
+    pub max_requests_per_connection: u64,
+    /// Size of each pooled I/O buffer.
+    pub buffer_size: usize,
+    /// Pooled buffers kept per worker.
+    pub buffer_pool: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_line: 8 * 1024,
+            max_head_bytes: 32 * 1024,
+            max_headers: 100,
+            max_body_bytes: 10 * 1024 * 1024,
+            max_chunk_line: 4096,
+            header_read_timeout: Dur::secs(10),
+            keepalive_timeout: Dur::secs(60),
+            body_read_timeout: Dur::secs(30),
+            max_requests_per_connection: 0,
+            buffer_size: 16 * 1024,
+            buffer_pool: 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Forwarding {
+    pub x_forwarded_for: bool,
+    pub x_forwarded_proto: bool,
+    /// RFC 7239 `Forwarded`.
+    pub forwarded: bool,
+    /// Add `Via: 1.1 tollgate` to requests and responses.
+    pub via: bool,
+}
+
+impl Default for Forwarding {
+    fn default() -> Self {
+        Forwarding { x_forwarded_for: true, x_forwarded_proto: true, forwarded: false, via: false }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessLog {
+    /// `"stdout"`, a file path, or empty for no access log.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LbPolicy {
+    #[default]
+    RoundRobin,
+    /// Smooth weighted round robin over `weight`.
+    Weighted,
+    /// Power of two random choices by in-flight requests.
+    LeastInFlight,
+    /// Consistent hash (ring) on `hash_on`.
+    ConsistentHash,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum EndpointSpec {
+    Address(String),
+    Detailed {
+        address: String,
+        #[serde(default = "default_weight")]
+        weight: u32,
+    },
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+impl EndpointSpec {
+    pub fn address(&self) -> &str {
+        match self {
+            EndpointSpec::Address(a) => a,
+            EndpointSpec::Detailed { address, .. } => address,
+        }
+    }
+    pub fn weight(&self) -> u32 {
+        match self {
+            EndpointSpec::Address(_) => 1,
+            EndpointSpec::Detailed { weight, .. } => *weight,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub name: String,
+    pub endpoints: Vec<EndpointSpec>,
+    #[serde(default)]
+    pub lb: LbPolicy,
+    /// For `consistent_hash`: `"client_ip"`, `"header:NAME"` or `"cookie:NAME"`.
+    #[serde(default)]
+    pub hash_on: Option<String>,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: Dur,
+    /// Time from the request being sent to the response head arriving; over it: 504.
+    #[serde(default = "default_first_byte_timeout")]
+    pub first_byte_timeout: Dur,
+    /// Longest pause between two reads of a response body.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: Dur,
+    /// How often DNS names among the endpoints are resolved again.
+    #[serde(default = "default_dns_refresh")]
+    pub dns_refresh: Dur,
+    #[serde(default)]
+    pub pool: Pool,
+    #[serde(default)]
+    pub passive_health: PassiveHealth,
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default)]
+    pub retry: Retry,
+}
+
+fn default_connect_timeout() -> Dur {
+    Dur::secs(3)
+}
+fn default_first_byte_timeout() -> Dur {
+    Dur::secs(60)
+}
+fn default_idle_timeout() -> Dur {
+    Dur::secs(60)
+}
+fn default_dns_refresh() -> Dur {
+    Dur::secs(30)
+}
+
+/// Per-core upstream connection pool of a cluster.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pool {
+    /// Idle connections kept per endpoint per core.
+    pub max_idle: usize,
+    /// Connections (idle and busy) per endpoint per core; a request over it gets 503.
+    pub max_per_endpoint: usize,
+    /// An idle connection older than this is closed.
+    pub idle_expiry: Dur,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool { max_idle: 64, max_per_endpoint: 1024, idle_expiry: Dur::secs(30) }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PassiveHealth {
+    /// Consecutive failures (connect errors, time-outs, 5xx if `count_5xx`) that eject
+    /// an endpoint; 0 turns passive health off.
+    pub consecutive_failures: u32,
+    pub count_5xx: bool,
+    /// First ejection; each further one doubles, up to `max_ejection`.
+    pub base_ejection: Dur,
+    pub max_ejection: Dur,
+}
+
+impl Default for PassiveHealth {
+    fn default() -> Self {
+        PassiveHealth {
+            consecutive_failures: 5,
+            count_5xx: false,
+            base_ejection: Dur::secs(10),
+            max_ejection: Dur::secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    pub path: String,
+    #[serde(default = "default_hc_interval")]
+    pub interval: Dur,
+    #[serde(default = "default_hc_timeout")]
+    pub timeout: Dur,
+    #[serde(default = "default_two")]
+    pub healthy_threshold: u32,
+    #[serde(default = "default_three")]
+    pub unhealthy_threshold: u32,
+    /// Statuses counted healthy, as `[low, high]` inclusive.
+    #[serde(default = "default_hc_status")]
+    pub expected_status: [u16; 2],
+    /// Host header sent with the check; default: the endpoint's address.
+    #[serde(default)]
+    pub host: Option<String>,
+}
+
+fn default_hc_interval() -> Dur {
+    Dur::secs(5)
+}
+fn default_hc_timeout() -> Dur {
+    Dur::secs(1)
+}
+fn default_two() -> u32 {
+    2
+}
+fn default_three() -> u32 {
+    3
+}
+fn default_hc_status() -> [u16; 2] {
+    [200, 399]
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retry {
+    /// Attempts after the first; only for idempotent requests with nothing sent to the
+    /// client and no body byte sent upstream.
+    pub attempts: u32,
+    /// Retries may be at most this fraction of requests (per core, over `budget_window`)...
+    pub budget_ratio: f64,
+    /// ...plus this many per window, so a quiet cluster can still retry.
+    pub budget_min: u32,
+    pub budget_window: Dur,
+    /// Retry when the upstream answers one of these statuses (e.g. 502, 503).
+    pub on_status: Vec<u16>,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: 2,
+            budget_ratio: 0.2,
+            budget_min: 10,
+            budget_window: Dur::secs(10),
+            on_status: vec![502, 503],
+        }
+    }
+}
+
