@@ -12,15 +12,21 @@
 //! - no function here panics on any input (fuzzed: `fuzz/fuzz_targets/h1_request.rs`).
 
 mod chunked;
+mod classify;
 mod error;
+mod fields;
 mod head;
+mod locate;
 mod request;
 mod response;
 mod serialize;
+pub mod syntax;
+#[cfg(test)]
+mod tests;
 
 pub use chunked::{ChunkedScanner, ChunkedStep};
 pub use error::H1Error;
-pub use head::{BodyFraming, ConnectionInfo, HeaderSpan, HeadLimits, Span, Version};
+pub use head::{BodyFraming, ConnectionInfo, HeadLimits, HeaderSpan, Span, Version};
 pub use request::{Method, RequestHead};
 pub use response::{ResponseFraming, ResponseHead};
 pub use serialize::{

@@ -1,7 +1,16 @@
 //! Request heads: parse with httparse, keep spans, apply the RFC 9112 framing rules.
 
+use std::mem::MaybeUninit;
+
 use bytes::{Bytes, BytesMut};
 
+use super::classify::{classify, StartLine};
+use super::fields::analyse;
+use super::locate::{
+    check_partial_limits, content_len, fill_header_spans, has_head_end, leading_empty_lines,
+    span_in,
+};
+use super::syntax::is_target_byte;
 use super::{BodyFraming, ConnectionInfo, H1Error, HeadLimits, HeaderSpan, Span, Status, Version};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +48,12 @@ impl Method {
     pub fn is_idempotent(self) -> bool {
         matches!(
             self,
-            Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options | Method::Trace
+            Method::Get
+                | Method::Head
+                | Method::Put
+                | Method::Delete
+                | Method::Options
+                | Method::Trace
         )
     }
 }
@@ -89,9 +103,86 @@ impl RequestHead {
     /// more bytes and calls again. `Partial` is never returned once `buf` holds more than
     /// `limits.max_head_bytes` (that is [`H1Error::HeadTooLarge`]) or a first line longer
     /// than `limits.max_request_line` ([`H1Error::RequestLineTooLong`]).
-    pub fn parse(&mut self, buf: &mut BytesMut, limits: &HeadLimits) -> Result<Status<()>, H1Error> {
-        let _ = (buf, limits);
-        todo!("h1 request parse")
+    pub fn parse(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &HeadLimits,
+    ) -> Result<Status<()>, H1Error> {
+        let lead = leading_empty_lines(buf)?;
+        if !has_head_end(&buf[lead..]) {
+            check_partial_limits(buf, lead, limits, true)?;
+            return Ok(Status::Partial);
+        }
+        let head_len = match self.parse_fields(&buf[lead..], limits)? {
+            Some(n) => n,
+            None => {
+                check_partial_limits(buf, lead, limits, true)?;
+                return Ok(Status::Partial);
+            }
+        };
+        if lead + head_len > limits.max_head_bytes {
+            return Err(H1Error::HeadTooLarge);
+        }
+        let _ = buf.split_to(lead);
+        self.buf = buf.split_to(head_len).freeze();
+        debug_assert!(self
+            .headers
+            .iter()
+            .all(|h| h.line.end as usize <= self.buf.len()));
+        Ok(Status::Complete(()))
+    }
+
+    /// Runs httparse over `head` (the bytes from the method on) and fills every field of
+    /// `self` but `buf`. Returns the head's length, or `None` if httparse needs more.
+    fn parse_fields(&mut self, head: &[u8], limits: &HeadLimits) -> Result<Option<usize>, H1Error> {
+        let mut scratch =
+            [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HeadLimits::MAX_HEADERS_CAP];
+        let cap = limits.max_headers.min(HeadLimits::MAX_HEADERS_CAP);
+        let mut req = httparse::Request::new(&mut []);
+        let head_len = match req.parse_with_uninit_headers(head, &mut scratch[..cap]) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) => return Err(H1Error::TooManyHeaders),
+            Err(_) => return Err(classify(head, StartLine::Request)),
+        };
+        let head = &head[..head_len];
+        let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+            // httparse sets all three before it reports Complete.
+            return Err(H1Error::Malformed);
+        };
+
+        let line_end = fill_header_spans(head, req.headers, &mut self.headers);
+        if content_len(head, line_end) > limits.max_request_line {
+            return Err(H1Error::RequestLineTooLong);
+        }
+        // httparse lets obs-text (0x80..=0xFF) through in the target; RFC 9112 §3.2 does not.
+        if !target.bytes().all(is_target_byte) {
+            return Err(H1Error::InvalidTarget);
+        }
+        self.method_span = span_in(head, method.as_bytes());
+        self.method = Method::from_bytes(method.as_bytes());
+        self.target = span_in(head, target.as_bytes());
+        self.version = if minor == 0 {
+            Version::Http10
+        } else {
+            Version::Http11
+        };
+        self.request_line = Span::new(0, line_end);
+
+        let (facts, host_count) = analyse(head, &self.headers, self.version)?;
+        // RFC 9112 §3.2: exactly one Host in HTTP/1.1; a second one is refused in any
+        // version, as two parsers may pick different ones.
+        if host_count > 1 || (host_count == 0 && self.version == Version::Http11) {
+            return Err(H1Error::MissingOrDuplicateHost);
+        }
+        self.host = facts.host;
+        self.conn = facts.conn;
+        self.framing = match (facts.chunked, facts.content_length) {
+            (true, _) => BodyFraming::Chunked,
+            (false, Some(n)) => BodyFraming::Length(n),
+            (false, None) => BodyFraming::None,
+        };
+        Ok(Some(head_len))
     }
 
     pub fn method_bytes(&self) -> &[u8] {

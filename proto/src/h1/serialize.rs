@@ -31,7 +31,10 @@ impl HeadEdits {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.remove.is_empty() && self.set.is_empty() && self.append.is_empty() && self.target.is_none()
+        self.remove.is_empty()
+            && self.set.is_empty()
+            && self.append.is_empty()
+            && self.target.is_none()
     }
 }
 
