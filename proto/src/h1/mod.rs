@@ -9,13 +9,25 @@
 //! Invariants:
 //! - every [`Span`] of a head lies inside that head's `buf`;
 //! - a complete head's `buf` ends with the blank line that closes it;
-//! - no function here panics on any input (fuzzed: `fuzz/fuzz_targets/h1_request.rs`).
+//! - no function here panics on any input (fuzzed: `fuzz/fuzz_targets/h1_request.rs`
+//!   and `h1_response.rs`).
+//!
+//! Where things are:
+//! - `request`, `response`: [`RequestHead::parse`], [`ResponseHead::parse`];
+//! - `locate`: the cheap checks before httparse runs (end of head, limits) and spans;
+//! - `fields`: one pass over the fields for framing and `Connection` semantics;
+//! - `classify`: names the rule a refused head broke (error path only);
+//! - `chunked`: [`ChunkedScanner`], the streaming chunked-body scanner;
+//! - `serialize`, `local`, `write`: heads to forward ([`write_request_head`],
+//!   [`write_response_head`]) and heads the gateway makes ([`write_local_response_head`]);
+//! - [`syntax`]: byte classes and list parsing of RFC 9110 §5.6, public for config checks.
 
 mod chunked;
 mod classify;
 mod error;
 mod fields;
 mod head;
+mod local;
 mod locate;
 mod request;
 mod response;
@@ -23,10 +35,12 @@ mod serialize;
 pub mod syntax;
 #[cfg(test)]
 mod tests;
+mod write;
 
 pub use chunked::{ChunkedScanner, ChunkedStep};
 pub use error::H1Error;
 pub use head::{BodyFraming, ConnectionInfo, HeadLimits, HeaderSpan, Span, Version};
+pub use local::{reason_phrase, write_local_response_head};
 pub use request::{Method, RequestHead};
 pub use response::{ResponseFraming, ResponseHead};
 pub use serialize::{

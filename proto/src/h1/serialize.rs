@@ -3,10 +3,27 @@
 //!
 //! Kept lines are copied verbatim from the original head (one memcpy per run of kept
 //! lines); only edited and added fields are formatted.
+//!
+//! Rules that hold for every head written here:
+//! - hop-by-hop fields never pass, and neither do the fields `Connection` names, except
+//!   Content-Length, Transfer-Encoding and Host, which a `Connection` option is not
+//!   allowed to remove (that would change the framing the next hop sees);
+//! - an edit whose name is not a token or whose value holds CR, LF or another control is
+//!   skipped, as is an edited target that is not visible ASCII: nothing a filter passes
+//!   in can add a line to the head;
+//! - the order is: start line, kept fields, `edits.set`, `edits.append`, forwarding
+//!   fields, `Connection`, blank line. Forwarding fields are computed from the kept
+//!   fields, i.e. after the edits removed theirs.
 
 use bytes::Bytes;
 
-use super::{RequestHead, ResponseHead};
+use super::fields::FieldName;
+use super::syntax::{is_field_value, is_target_byte, list_elements};
+use super::write::{
+    copy_kept_lines, is_writable_field, push_field, push_forwarded_node, push_forwarded_value,
+    push_u64, span_bytes,
+};
+use super::{HeaderSpan, RequestHead, ResponseHead};
 
 /// Header edits a filter chain asks for. Reused per connection: `clear` keeps capacity.
 /// Names are compared ASCII case-insensitively.
@@ -77,18 +94,244 @@ pub fn write_request_head(
     fwd: &RequestForwarding<'_>,
     out: &mut Vec<u8>,
 ) {
-    let _ = (head, edits, fwd, out);
-    todo!("write_request_head")
+    let buf = &head.buf[..];
+    out.extend_from_slice(span_bytes(buf, head.method_span));
+    out.push(b' ');
+    let target = match &edits.target {
+        Some(t) if !t.is_empty() && t.iter().all(|&b| is_target_byte(b)) => &t[..],
+        _ => span_bytes(buf, head.target),
+    };
+    out.extend_from_slice(target);
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+
+    let filter = FieldFilter::new(
+        buf,
+        &head.headers,
+        head.conn.has_hop_by_hop,
+        edits,
+        fwd.upgrade,
+    );
+    let client_ip = fwd.client_ip.filter(|ip| is_field_value(ip.as_bytes()));
+    let rewrite_xff = fwd.x_forwarded_for && client_ip.is_some();
+    copy_kept_lines(
+        buf,
+        &head.headers,
+        |h| match filter.keep(h) {
+            None => false,
+            Some(FieldName::XForwardedFor) => !rewrite_xff,
+            Some(FieldName::XForwardedProto) => fwd.x_forwarded_proto.is_none(),
+            Some(FieldName::Via) => fwd.via.is_none(),
+            Some(_) => true,
+        },
+        out,
+    );
+    write_edits(edits, out);
+    if let (true, Some(ip)) = (rewrite_xff, client_ip) {
+        filter.write_combined(
+            FieldName::XForwardedFor,
+            b"X-Forwarded-For",
+            ip.as_bytes(),
+            out,
+        );
+    }
+    if let Some(proto) = fwd.x_forwarded_proto {
+        if is_writable_field(b"X-Forwarded-Proto", proto.as_bytes()) {
+            push_field(out, b"X-Forwarded-Proto", proto.as_bytes());
+        }
+    }
+    if fwd.forwarded {
+        write_forwarded(
+            client_ip,
+            fwd.x_forwarded_proto,
+            head.host.map(|h| span_bytes(buf, h)),
+            out,
+        );
+    }
+    if let Some(via) = fwd.via.filter(|v| is_field_value(v.as_bytes())) {
+        filter.write_combined(FieldName::Via, b"Via", via.as_bytes(), out);
+    }
+    if fwd.upgrade {
+        out.extend_from_slice(b"Connection: upgrade\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends the head to send to the client to `out`: `HTTP/1.1 status reason`, the kept
-/// fields, the edits, the forwarding fields and the blank line.
+/// fields, the edits, the forwarding fields and the blank line. The reason phrase is the
+/// upstream's own bytes (empty if it sent none).
 pub fn write_response_head(
     head: &ResponseHead,
     edits: &HeadEdits,
     fwd: &ResponseForwarding<'_>,
     out: &mut Vec<u8>,
 ) {
-    let _ = (head, edits, fwd, out);
-    todo!("write_response_head")
+    let buf = &head.buf[..];
+    out.extend_from_slice(b"HTTP/1.1 ");
+    push_u64(out, u64::from(head.status));
+    out.push(b' ');
+    out.extend_from_slice(span_bytes(buf, head.reason));
+    out.extend_from_slice(b"\r\n");
+
+    let filter = FieldFilter::new(
+        buf,
+        &head.headers,
+        head.conn.has_hop_by_hop,
+        edits,
+        fwd.upgrade,
+    );
+    copy_kept_lines(
+        buf,
+        &head.headers,
+        |h| match filter.keep(h) {
+            None => false,
+            Some(FieldName::ContentLength | FieldName::TransferEncoding) => !fwd.strip_framing,
+            Some(FieldName::Via) => fwd.via.is_none(),
+            Some(_) => true,
+        },
+        out,
+    );
+    write_edits(edits, out);
+    if let Some(via) = fwd.via.filter(|v| is_field_value(v.as_bytes())) {
+        filter.write_combined(FieldName::Via, b"Via", via.as_bytes(), out);
+    }
+    if fwd.close {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    if fwd.upgrade {
+        out.extend_from_slice(b"Connection: upgrade\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `edits.set` and `edits.append`, skipping fields that are not writable.
+pub(crate) fn write_edits(edits: &HeadEdits, out: &mut Vec<u8>) {
+    for (name, value) in edits.set.iter().chain(&edits.append) {
+        if is_writable_field(name, value) {
+            push_field(out, name, value);
+        }
+    }
+}
+
+/// Whether `name` is one that `edits` removes or replaces.
+pub(crate) fn named_in_edits(edits: &HeadEdits, name: &[u8]) -> bool {
+    edits.remove.iter().any(|n| n.eq_ignore_ascii_case(name))
+        || edits.set.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+}
+
+/// Decides which of a head's fields survive the hop-by-hop rules and the edits.
+struct FieldFilter<'a> {
+    buf: &'a [u8],
+    headers: &'a [HeaderSpan],
+    edits: &'a HeadEdits,
+    /// Some `Connection` field names an option beyond close/keep-alive/upgrade, so every
+    /// field must be looked up in the `Connection` lists.
+    custom_options: bool,
+    keep_upgrade: bool,
+}
+
+impl<'a> FieldFilter<'a> {
+    fn new(
+        buf: &'a [u8],
+        headers: &'a [HeaderSpan],
+        has_hop_by_hop: bool,
+        edits: &'a HeadEdits,
+        keep_upgrade: bool,
+    ) -> Self {
+        let mut filter = FieldFilter {
+            buf,
+            headers,
+            edits,
+            custom_options: false,
+            keep_upgrade,
+        };
+        // Without any hop-by-hop field there is no `Connection` field to read.
+        let custom_options = has_hop_by_hop
+            && filter.connection_options().any(|o| {
+                !(o.eq_ignore_ascii_case(b"close")
+                    || o.eq_ignore_ascii_case(b"keep-alive")
+                    || o.eq_ignore_ascii_case(b"upgrade"))
+            });
+        filter.custom_options = custom_options;
+        filter
+    }
+
+    /// Every option of every `Connection` field.
+    fn connection_options(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.headers
+            .iter()
+            .filter(|h| FieldName::classify(span_bytes(self.buf, h.name)) == FieldName::Connection)
+            .flat_map(|h| list_elements(span_bytes(self.buf, h.value)))
+    }
+
+    /// `Some(kind)` when the field survives; callers add their own per-kind rules.
+    fn keep(&self, h: &HeaderSpan) -> Option<FieldName> {
+        let name = span_bytes(self.buf, h.name);
+        let kind = FieldName::classify(name);
+        let upgrade_kept = kind == FieldName::Upgrade && self.keep_upgrade;
+        if kind.is_hop_by_hop() && !upgrade_kept {
+            return None;
+        }
+        if self.custom_options
+            && !upgrade_kept
+            && !kind.is_protected()
+            && self
+                .connection_options()
+                .any(|o| o.eq_ignore_ascii_case(name))
+        {
+            return None;
+        }
+        if !self.edits.is_empty() && named_in_edits(self.edits, name) {
+            return None;
+        }
+        Some(kind)
+    }
+
+    /// Writes one `name` field: the values of the kept fields of `kind`, then `last`,
+    /// joined with ", " (X-Forwarded-For and Via grow by one element per hop).
+    fn write_combined(&self, kind: FieldName, name: &[u8], last: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        for h in self.headers {
+            let value = span_bytes(self.buf, h.value);
+            if !value.is_empty() && self.keep(h) == Some(kind) {
+                out.extend_from_slice(value);
+                out.extend_from_slice(b", ");
+            }
+        }
+        out.extend_from_slice(last);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Appends `Forwarded: for=...;proto=...;host=...` (RFC 7239) with the pairs that are
+/// known; nothing when none is.
+fn write_forwarded(
+    client_ip: Option<&str>,
+    proto: Option<&str>,
+    host: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) {
+    let proto = proto.map(str::as_bytes).filter(|p| is_field_value(p));
+    if client_ip.is_none() && proto.is_none() && host.is_none() {
+        return;
+    }
+    out.extend_from_slice(b"Forwarded: ");
+    let mut sep: &[u8] = b"";
+    if let Some(ip) = client_ip {
+        out.extend_from_slice(b"for=");
+        push_forwarded_node(out, ip);
+        sep = b";";
+    }
+    if let Some(proto) = proto {
+        out.extend_from_slice(sep);
+        out.extend_from_slice(b"proto=");
+        push_forwarded_value(out, proto);
+        sep = b";";
+    }
+    if let Some(host) = host {
+        out.extend_from_slice(sep);
+        out.extend_from_slice(b"host=");
+        push_forwarded_value(out, host);
+    }
+    out.extend_from_slice(b"\r\n");
 }
