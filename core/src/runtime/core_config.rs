@@ -1,0 +1,85 @@
+//! One config generation compiled for one core: the filter chain, the clusters (with
+//! their pools and balancer state), the route metrics, the limits. Built by the worker
+//! itself (so every `Rc`, `Cell` and `Bytes` in it is core-local) when it sees a new
+//! generation on its tick. Requests hold an `Rc` to the one they started on and finish
+//! on it; the next request on a keep-alive connection picks up the new one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tollgate_filters::Chain;
+use tollgate_proto::h1::HeadLimits;
+
+use crate::config::{Config, Forwarding};
+use crate::metrics::{RouteMetrics, WorkerMetrics};
+use crate::runtime::control::Generation;
+use crate::upstream::Cluster;
+
+#[derive(Debug)]
+pub struct CoreConfig {
+    pub generation: u64,
+    pub config: Arc<Config>,
+    pub chain: Chain,
+    pub clusters: Vec<Cluster>,
+    /// Metrics of each route, indexed like the chain's routes.
+    pub route_metrics: Vec<Arc<RouteMetrics>>,
+    /// Metrics of requests that matched no route.
+    pub unrouted: Arc<RouteMetrics>,
+    pub head_limits: HeadLimits,
+    pub forwarding: Forwarding,
+    pub via: &'static str,
+}
+
+impl CoreConfig {
+    pub fn build(
+        gen: &Generation,
+        metrics: &WorkerMetrics,
+        worker: usize,
+    ) -> anyhow::Result<CoreConfig> {
+        let cfg = &gen.config;
+        let names: Vec<&str> = cfg.clusters.iter().map(|c| c.name.as_str()).collect();
+        let chain = Chain::build(&cfg.routes, !cfg.access_log.path.is_empty(), &|n| {
+            names.iter().position(|c| *c == n)
+        })?;
+        let clusters = cfg
+            .clusters
+            .iter()
+            .zip(gen.clusters.iter())
+            .enumerate()
+            .map(|(i, (c, shared))| {
+                Cluster::new(
+                    c,
+                    shared.clone(),
+                    metrics.cluster(&c.name),
+                    cfg.limits.buffer_size,
+                    (worker as u64 + 1) * 0x9E37_79B9 + i as u64,
+                )
+            })
+            .collect();
+        let route_metrics = chain
+            .router
+            .routes
+            .iter()
+            .map(|r| metrics.route(&r.name))
+            .collect();
+        Ok(CoreConfig {
+            generation: gen.id,
+            chain,
+            clusters,
+            route_metrics,
+            unrouted: metrics.route(""),
+            head_limits: HeadLimits {
+                max_request_line: cfg.limits.max_request_line,
+                max_head_bytes: cfg.limits.max_head_bytes,
+                max_headers: cfg.limits.max_headers,
+            },
+            forwarding: cfg.forwarding.clone(),
+            via: "1.1 tollgate",
+            config: cfg.clone(),
+        })
+    }
+
+    pub fn keepalive_timeout(&self) -> Duration {
+        self.config.limits.keepalive_timeout.get()
+    }
+}

@@ -1,0 +1,49 @@
+//! The state of one client connection, reused across its keep-alive requests: the read
+//! buffer, the parsed head, the request context, the output buffers.
+
+use std::net::SocketAddr;
+
+use bytes::{Bytes, BytesMut};
+use monoio::net::TcpStream;
+use tollgate_filters::RequestCtx;
+use tollgate_proto::h1::{RequestHead, ResponseHead};
+
+pub struct ClientConn {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    /// The peer's IP as text, formatted once for X-Forwarded-For.
+    pub peer_ip: String,
+    pub buf: BytesMut,
+    pub head: RequestHead,
+    pub resp: ResponseHead,
+    pub ctx: RequestCtx,
+    /// Bytes to the client (heads, local responses).
+    pub out: Vec<u8>,
+    /// The request head for the upstream.
+    pub up_out: Vec<u8>,
+    pub served: u64,
+}
+
+impl ClientConn {
+    pub fn new(stream: TcpStream, peer: SocketAddr, buf: BytesMut) -> ClientConn {
+        ClientConn {
+            stream,
+            peer,
+            peer_ip: peer.ip().to_string(),
+            buf,
+            head: RequestHead::default(),
+            resp: ResponseHead::default(),
+            ctx: RequestCtx::new(peer, false),
+            out: Vec::with_capacity(1024),
+            up_out: Vec::with_capacity(1024),
+            served: 0,
+        }
+    }
+
+    /// Drops the references the last request held into the read buffers, so the next
+    /// read can reuse their memory in place.
+    pub fn release_request(&mut self) {
+        self.head.buf = Bytes::new();
+        self.resp.buf = Bytes::new();
+    }
+}

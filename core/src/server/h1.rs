@@ -1,0 +1,183 @@
+//! The HTTP/1.1 connection loop: read a head (keep-alive and header time-outs, drain),
+//! run the chain, answer locally or proxy, log, and go round again. Pipelined requests
+//! are served in order from the same buffer, so their responses are in order too.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::Buf;
+use monoio::net::TcpStream;
+use tollgate_filters::{Flow, RouteAction};
+use tollgate_proto::h1::{BodyFraming, Method, Status};
+
+use super::conn::ClientConn;
+use super::error::ProxyError;
+use super::io::{read_more, read_some, ReadError};
+use super::local::{write_error, write_local};
+use super::proxy::{self, Next};
+use super::tunnel;
+use crate::runtime::{CoreConfig, Worker};
+
+/// Serves one client connection until it closes, times out or the worker drains.
+pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, worker: Rc<Worker>) {
+    worker.active.set(worker.active.get() + 1);
+    worker.metrics.connections_active.inc();
+    let _ = stream.set_nodelay(true);
+    let c = ClientConn::new(stream, peer, worker.take_buffer());
+    if let Some(buf) = run(c, &worker).await {
+        worker.give_buffer(buf);
+    }
+    worker.active.set(worker.active.get() - 1);
+    worker.metrics.connections_active.dec();
+    worker.slot_notify.notify_all();
+}
+
+enum HeadOutcome {
+    Ready,
+    /// Nothing to answer: clean close, idle time-out, drain, or the client left mid-head.
+    Close,
+    Reject(ProxyError),
+}
+
+/// Returns the read buffer for the pool when the connection ended cleanly.
+async fn run(mut c: ClientConn, w: &Worker) -> Option<bytes::BytesMut> {
+    loop {
+        let cc = w.current();
+        match read_head(&mut c, w, &cc).await {
+            HeadOutcome::Ready => {}
+            HeadOutcome::Close => return Some(std::mem::take(&mut c.buf)),
+            HeadOutcome::Reject(e) => {
+                c.ctx.reset(Instant::now());
+                let class = (e.status() / 100).clamp(1, 5) as usize - 1;
+                w.metrics.rejected[class].inc();
+                tracing::debug!(peer = %c.peer, error = e.reason(), "request refused");
+                write_error(&mut c, &cc, e, true).await;
+                return None;
+            }
+        }
+        match handle(&mut c, w, &cc).await {
+            Next::KeepAlive => c.release_request(),
+            Next::Close => return None,
+            Next::Tunnel(up) => {
+                let (up_stream, up_buf) = up.into_parts();
+                tunnel::run(c.stream, c.buf, up_stream, up_buf).await;
+                return None;
+            }
+        }
+        if w.draining.get() {
+            return None;
+        }
+    }
+}
+
+async fn read_head(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> HeadOutcome {
+    let grow = w.buffer_size();
+    if c.buf.is_empty() {
+        if w.draining.get() {
+            return HeadOutcome::Close;
+        }
+        // Idle keep-alive wait: ends on the first byte, the keep-alive time-out, or drain.
+        let idle = cc.keepalive_timeout();
+        let got = monoio::select! {
+            r = monoio::time::timeout(idle, read_more(&mut c.stream, &mut c.buf, grow)) => r,
+            _ = w.drain_notify.notified() => return HeadOutcome::Close,
+        };
+        match got {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return HeadOutcome::Close,
+        }
+    }
+    let deadline = Instant::now() + cc.config.limits.header_read_timeout.get();
+    loop {
+        match c.head.parse(&mut c.buf, &cc.head_limits) {
+            Ok(Status::Complete(())) => return HeadOutcome::Ready,
+            Ok(Status::Partial) => {}
+            Err(e) => return HeadOutcome::Reject(ProxyError::BadRequest(e)),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return HeadOutcome::Reject(ProxyError::HeaderTimeout);
+        }
+        match read_some(&mut c.stream, &mut c.buf, grow, left).await {
+            Ok(_) => {}
+            Err(ReadError::Timeout) => return HeadOutcome::Reject(ProxyError::HeaderTimeout),
+            Err(_) => return HeadOutcome::Close,
+        }
+    }
+}
+
+async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> Next {
+    let started = Instant::now();
+    c.ctx.reset(started);
+    c.served += 1;
+    c.ctx.bytes_received = c.head.buf.len() as u64;
+    let max_req = cc.config.limits.max_requests_per_connection;
+    let keep = c.head.conn.keep_alive && (max_req == 0 || c.served < max_req) && !w.draining.get();
+
+    let next = if c.head.method == Method::Connect {
+        write_error(c, cc, ProxyError::MethodNotAllowed, true).await;
+        Next::Close
+    } else if matches!(c.head.framing, BodyFraming::Length(n) if n > cc.config.limits.max_body_bytes)
+    {
+        // Refused before a byte of the body is read (and before any 100 Continue).
+        write_error(c, cc, ProxyError::BodyTooLarge, true).await;
+        Next::Close
+    } else {
+        match cc.chain.on_request_head(&mut c.ctx, &c.head) {
+            Flow::Respond(resp) => {
+                let keep = keep && discard_buffered_body(c);
+                if write_local(c, cc, &resp, !keep).await && keep {
+                    Next::KeepAlive
+                } else {
+                    Next::Close
+                }
+            }
+            Flow::Continue => {
+                let action = c.ctx.route.map(|r| cc.chain.route(r).action);
+                match action {
+                    Some(RouteAction::Proxy { cluster }) => {
+                        proxy::forward(c, w, cc, &cc.clusters[cluster], keep).await
+                    }
+                    // Validation guarantees a local route ends in a response filter.
+                    _ => {
+                        write_error(c, cc, ProxyError::NoUpstream, !keep).await;
+                        if keep {
+                            Next::KeepAlive
+                        } else {
+                            Next::Close
+                        }
+                    }
+                }
+            }
+        }
+    };
+
+    let now = Instant::now();
+    c.ctx.finished = Some(now);
+    let rm = c
+        .ctx
+        .route
+        .map(|r| &cc.route_metrics[r])
+        .unwrap_or(&cc.unrouted);
+    rm.record(c.ctx.status, now - started);
+    if cc.chain.access_log {
+        cc.chain
+            .on_log(&c.ctx, &c.head, &mut w.log_buf.borrow_mut());
+        w.flush_log(false);
+    }
+    next
+}
+
+/// A request answered locally must have its body consumed to keep the connection in
+/// sync. If the whole body is already buffered, skip it; otherwise the connection closes.
+fn discard_buffered_body(c: &mut ClientConn) -> bool {
+    match c.head.framing {
+        BodyFraming::None => true,
+        BodyFraming::Length(n) if (n as usize) <= c.buf.len() => {
+            c.buf.advance(n as usize);
+            true
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,67 @@
+//! Small I/O helpers over monoio's ownership-passing API: reads append into a `BytesMut`
+//! (grown, or compacted in place when its slices have been released), writes hand a
+//! buffer to the kernel and get it back.
+
+use std::io;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use monoio::buf::IoBuf;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+/// Keep at least this much free space before a read.
+const MIN_READ: usize = 2048;
+
+/// Reads once, appending to `buf`. `Ok(0)` is end of stream.
+pub async fn read_more(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    grow: usize,
+) -> io::Result<usize> {
+    if buf.capacity() - buf.len() < MIN_READ {
+        buf.reserve(grow.max(MIN_READ));
+    }
+    let b = std::mem::take(buf);
+    let (res, b) = stream.read(b).await;
+    *buf = b;
+    res
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadError {
+    Timeout,
+    Closed,
+    Io,
+}
+
+/// `read_more` with a time-out and end of stream as an error. After a time-out `buf`
+/// is lost (left empty): callers close the connection then.
+pub async fn read_some(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    grow: usize,
+    timeout: Duration,
+) -> Result<usize, ReadError> {
+    match monoio::time::timeout(timeout, read_more(stream, buf, grow)).await {
+        Err(_) => Err(ReadError::Timeout),
+        Ok(Ok(0)) => Err(ReadError::Closed),
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(_)) => Err(ReadError::Io),
+    }
+}
+
+/// Writes all of `out` and clears it, keeping its capacity.
+pub async fn write_vec(stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+    let v = std::mem::take(out);
+    let (res, mut v) = stream.write_all(v).await;
+    v.clear();
+    *out = v;
+    res.map(|_| ())
+}
+
+/// Writes all of an owned buffer (a `Bytes` or `BytesMut` slice of a read buffer).
+pub async fn write_buf<B: IoBuf>(stream: &mut TcpStream, buf: B) -> io::Result<()> {
+    let (res, _) = stream.write_all(buf).await;
+    res.map(|_| ())
+}

@@ -1,0 +1,22 @@
+//! Downstream connection drivers.
+//!
+//! - [`h1`]: the HTTP/1.1 connection loop (keep-alive, pipelining, limits, drain);
+//! - [`proxy`]: one request's way upstream: endpoint, pooled connection, retries,
+//!   response back to the client;
+//! - [`body`]: streaming body copies (length, chunked pass-through, de-chunking,
+//!   until-close), reading into pooled buffers and writing the same bytes on;
+//! - [`local`]: responses the gateway makes itself;
+//! - [`error`]: the one place where a failure becomes a status code;
+//! - [`tunnel`]: the byte tunnel after a `101 Switching Protocols`.
+
+mod body;
+mod conn;
+mod error;
+mod h1;
+mod io;
+mod local;
+mod proxy;
+mod tunnel;
+
+pub use error::{ErrorSource, ProxyError};
+pub use h1::serve_connection;

@@ -1,0 +1,249 @@
+//! One core's view of a cluster: endpoint selection, passive health, retry budget and
+//! the connection pool. Everything here is `Cell`/`RefCell`; the shared half is read on
+//! [`Cluster::sync`] (the worker's tick) only.
+
+use std::cell::Cell;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tollgate_proto::h1::RequestHead;
+
+use super::balance::Balancer;
+use super::pool::Pool;
+use super::{from_mono_ms, mono_ms, ClusterShared};
+use crate::config::Cluster as ClusterConfig;
+use crate::metrics::ClusterMetrics;
+
+#[derive(Debug)]
+struct Endpoint {
+    addrs: std::cell::RefCell<Arc<Vec<SocketAddr>>>,
+    addrs_gen: Cell<u64>,
+    next_addr: Cell<usize>,
+    in_flight: Cell<u32>,
+    failures: Cell<u32>,
+    /// `mono_ms` deadline; 0 = not ejected.
+    ejected_until: Cell<u64>,
+    ejections: Cell<u32>,
+    active_down: Cell<bool>,
+}
+
+/// The endpoint chosen for one attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct Pick {
+    pub endpoint: usize,
+    pub addr: SocketAddr,
+}
+
+#[derive(Debug)]
+pub struct Cluster {
+    pub name: String,
+    pub cfg: ClusterConfig,
+    shared: Arc<ClusterShared>,
+    eps: Vec<Endpoint>,
+    weights: Vec<u32>,
+    balancer: Balancer,
+    pub pool: Pool,
+    pub metrics: Arc<ClusterMetrics>,
+    budget_window_start: Cell<Instant>,
+    budget_requests: Cell<u32>,
+    budget_retries: Cell<u32>,
+}
+
+impl Cluster {
+    pub fn new(
+        cfg: &ClusterConfig,
+        shared: Arc<ClusterShared>,
+        metrics: Arc<ClusterMetrics>,
+        buffer_size: usize,
+        seed: u64,
+    ) -> Cluster {
+        let weights: Vec<u32> = shared.endpoints.iter().map(|e| e.weight).collect();
+        let eps = shared
+            .endpoints
+            .iter()
+            .map(|e| Endpoint {
+                addrs: std::cell::RefCell::new(e.addrs()),
+                addrs_gen: Cell::new(e.addrs_gen()),
+                next_addr: Cell::new(seed as usize),
+                in_flight: Cell::new(0),
+                failures: Cell::new(0),
+                ejected_until: Cell::new(e.ejected_until.load(Ordering::Relaxed)),
+                ejections: Cell::new(0),
+                active_down: Cell::new(e.active_down.load(Ordering::Relaxed)),
+            })
+            .collect();
+        Cluster {
+            name: cfg.name.clone(),
+            balancer: Balancer::new(cfg.lb, cfg.hash_on.as_deref(), &weights, seed),
+            pool: Pool::new(
+                shared.endpoints.len(),
+                cfg.pool.max_idle,
+                cfg.pool.max_per_endpoint,
+                cfg.pool.idle_expiry.get(),
+                buffer_size,
+            ),
+            cfg: cfg.clone(),
+            shared,
+            eps,
+            weights,
+            metrics,
+            budget_window_start: Cell::new(Instant::now()),
+            budget_requests: Cell::new(0),
+            budget_retries: Cell::new(0),
+        }
+    }
+
+    /// Housekeeping tick: pull addresses and health from the shared half, expire pooled
+    /// connections.
+    pub fn sync(&self, now: Instant) {
+        for (ep, sh) in self.eps.iter().zip(self.shared.endpoints.iter()) {
+            let gen = sh.addrs_gen();
+            if gen != ep.addrs_gen.get() {
+                *ep.addrs.borrow_mut() = sh.addrs();
+                ep.addrs_gen.set(gen);
+            }
+            let shared_until = sh.ejected_until.load(Ordering::Relaxed);
+            if shared_until > ep.ejected_until.get() {
+                ep.ejected_until.set(shared_until);
+            }
+            ep.active_down.set(sh.active_down.load(Ordering::Relaxed));
+        }
+        self.pool.expire(now);
+    }
+
+    fn usable(&self, i: usize, now_ms: u64) -> bool {
+        let ep = &self.eps[i];
+        !ep.addrs.borrow().is_empty() && !ep.active_down.get() && ep.ejected_until.get() <= now_ms
+    }
+
+    /// Chooses an endpoint for an attempt, avoiding `avoid` (the endpoint that just
+    /// failed) when another is usable.
+    pub fn pick(
+        &self,
+        head: &RequestHead,
+        client: IpAddr,
+        now: Instant,
+        avoid: Option<usize>,
+    ) -> Option<Pick> {
+        let now_ms = mono_ms(now);
+        let hash = self.balancer.hash_key().map(|k| k.hash(head, client));
+        let n = self.eps.len();
+        let others_usable =
+            avoid.is_some() && (0..n).any(|i| Some(i) != avoid && self.usable(i, now_ms));
+        let usable = |i: usize| self.usable(i, now_ms) && !(others_usable && Some(i) == avoid);
+        let in_flight = |i: usize| self.eps[i].in_flight.get();
+        let i = self
+            .balancer
+            .pick(n, &self.weights, &in_flight, &usable, hash)?;
+        let ep = &self.eps[i];
+        let addrs = ep.addrs.borrow();
+        if addrs.is_empty() {
+            return None;
+        }
+        let k = ep.next_addr.get();
+        ep.next_addr.set(k.wrapping_add(1));
+        Some(Pick {
+            endpoint: i,
+            addr: addrs[k % addrs.len()],
+        })
+    }
+
+    pub fn begin(&self, ep: usize) {
+        self.eps[ep].in_flight.set(self.eps[ep].in_flight.get() + 1);
+        self.metrics.in_flight.inc();
+    }
+
+    pub fn end(&self, ep: usize) {
+        self.eps[ep]
+            .in_flight
+            .set(self.eps[ep].in_flight.get().saturating_sub(1));
+        self.metrics.in_flight.dec();
+    }
+
+    pub fn report_success(&self, ep: usize) {
+        let e = &self.eps[ep];
+        e.failures.set(0);
+        e.ejections.set(0);
+    }
+
+    /// Passive health: after `passive_health.consecutive_failures` failures in a row the
+    /// endpoint is ejected for `base_ejection × 2^(ejections so far)`, capped at
+    /// `max_ejection`, on this core at once and on the others at their next tick.
+    pub fn report_failure(&self, ep: usize, now: Instant) {
+        let ph = &self.cfg.passive_health;
+        if ph.consecutive_failures == 0 {
+            return;
+        }
+        let e = &self.eps[ep];
+        e.failures.set(e.failures.get() + 1);
+        if e.failures.get() < ph.consecutive_failures {
+            return;
+        }
+        e.failures.set(0);
+        let factor = 1u32 << e.ejections.get().min(16);
+        let d = ph
+            .base_ejection
+            .get()
+            .saturating_mul(factor)
+            .min(ph.max_ejection.get());
+        e.ejections.set(e.ejections.get() + 1);
+        let until = mono_ms(now + d);
+        e.ejected_until.set(until);
+        self.shared.endpoints[ep]
+            .ejected_until
+            .fetch_max(until, Ordering::Relaxed);
+        self.metrics.ejections.inc();
+        tracing::warn!(
+            cluster = %self.name,
+            endpoint = %self.shared.endpoints[ep].spec,
+            for_ms = d.as_millis() as u64,
+            "endpoint ejected after consecutive failures"
+        );
+    }
+
+    /// Whether `ep` is ejected now (for tests and the status page).
+    pub fn ejected_until(&self, ep: usize) -> Option<Instant> {
+        match self.eps[ep].ejected_until.get() {
+            0 => None,
+            ms => Some(from_mono_ms(ms)),
+        }
+    }
+
+    fn roll_budget(&self, now: Instant) {
+        if now.saturating_duration_since(self.budget_window_start.get())
+            >= self.cfg.retry.budget_window.get()
+        {
+            self.budget_window_start.set(now);
+            self.budget_requests.set(0);
+            self.budget_retries.set(0);
+        }
+    }
+
+    /// Counts a request towards the retry budget.
+    pub fn note_request(&self, now: Instant) {
+        self.roll_budget(now);
+        self.budget_requests
+            .set(self.budget_requests.get().saturating_add(1));
+    }
+
+    /// Takes one retry from the budget: at most `budget_min + budget_ratio × requests`
+    /// retries per `budget_window`, per core.
+    pub fn take_retry(&self, now: Instant) -> bool {
+        self.roll_budget(now);
+        let r = &self.cfg.retry;
+        let allowed = r.budget_min as f64 + r.budget_ratio * self.budget_requests.get() as f64;
+        if (self.budget_retries.get() as f64) < allowed {
+            self.budget_retries.set(self.budget_retries.get() + 1);
+            self.metrics.retries.inc();
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        self.cfg.connect_timeout.get()
+    }
+}

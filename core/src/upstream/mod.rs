@@ -1,0 +1,41 @@
+//! Upstream clusters.
+//!
+//! Two halves per cluster:
+//! - [`ClusterShared`] (one per process, `Arc`): the resolved addresses of each endpoint
+//!   and its health as the whole process sees it. Written by the control thread (DNS,
+//!   active checks) and by a worker that ejects an endpoint; read by workers on their
+//!   tick only.
+//! - [`Cluster`] (one per core, `Rc`): that core's view (copied from the shared half on
+//!   each tick), load-balancer state, connection pool, passive-health counters, retry
+//!   budget. The hot path touches only this half.
+
+mod balance;
+mod cluster;
+pub mod health;
+mod pool;
+mod shared;
+
+pub use balance::HashKey;
+pub use cluster::{Cluster, Pick};
+pub use pool::{Pool, UpConn};
+pub use shared::{ClusterShared, EndpointShared};
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn epoch() -> Instant {
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Milliseconds since the process's monotonic epoch; used to share deadlines across
+/// cores in an `AtomicU64`. 0 means "never".
+pub fn mono_ms(t: Instant) -> u64 {
+    t.saturating_duration_since(epoch()).as_millis() as u64 + 1
+}
+
+/// The inverse of [`mono_ms`] (for non-zero values).
+pub fn from_mono_ms(ms: u64) -> Instant {
+    epoch() + std::time::Duration::from_millis(ms.saturating_sub(1))
+}

@@ -1,0 +1,141 @@
+//! Per-core keep-alive pool of upstream connections, one LIFO stack per endpoint (the
+//! most recently used connection is the warmest and the least likely to have been
+//! closed by the upstream's idle timer).
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use monoio::net::TcpStream;
+
+/// An upstream connection with its own read buffer. Dropping it closes the socket and
+/// frees its slot in the endpoint's connection count.
+#[derive(Debug)]
+pub struct UpConn {
+    pub stream: TcpStream,
+    pub buf: BytesMut,
+    pub endpoint: usize,
+    pub addr: SocketAddr,
+    /// Came from the pool rather than a fresh connect.
+    pub reused: bool,
+    idle_since: Instant,
+    _slot: Slot,
+}
+
+impl UpConn {
+    /// The socket and its buffer, for a tunnel. The tunnel is no longer a pooled
+    /// connection, so its slot in the endpoint's count is released here.
+    pub fn into_parts(self) -> (TcpStream, BytesMut) {
+        (self.stream, self.buf)
+    }
+}
+
+/// A taken place in an endpoint's connection count, freed on drop.
+#[derive(Debug)]
+struct Slot(Rc<Cell<usize>>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
+}
+
+#[derive(Debug)]
+pub struct Pool {
+    idle: RefCell<Vec<Vec<UpConn>>>,
+    open: Vec<Rc<Cell<usize>>>,
+    max_idle: usize,
+    max_per_endpoint: usize,
+    idle_expiry: Duration,
+    buffer_size: usize,
+}
+
+impl Pool {
+    pub fn new(
+        endpoints: usize,
+        max_idle: usize,
+        max_per_endpoint: usize,
+        idle_expiry: Duration,
+        buffer_size: usize,
+    ) -> Pool {
+        Pool {
+            idle: RefCell::new((0..endpoints).map(|_| Vec::new()).collect()),
+            open: (0..endpoints).map(|_| Rc::new(Cell::new(0))).collect(),
+            max_idle,
+            max_per_endpoint,
+            idle_expiry,
+            buffer_size,
+        }
+    }
+
+    /// A pooled connection to `endpoint`, if one is idle and fresh.
+    pub fn checkout(&self, endpoint: usize, now: Instant) -> Option<UpConn> {
+        let mut idle = self.idle.borrow_mut();
+        let stack = idle.get_mut(endpoint)?;
+        while let Some(mut c) = stack.pop() {
+            if now.saturating_duration_since(c.idle_since) < self.idle_expiry {
+                c.reused = true;
+                return Some(c);
+            }
+        }
+        None
+    }
+
+    /// Whether another connection to `endpoint` may be opened (`pool.max_per_endpoint`).
+    pub fn can_open(&self, endpoint: usize) -> bool {
+        self.open
+            .get(endpoint)
+            .is_some_and(|n| n.get() < self.max_per_endpoint)
+    }
+
+    /// Wraps a freshly connected stream, counting it against the endpoint's limit.
+    pub fn adopt(
+        &self,
+        stream: TcpStream,
+        endpoint: usize,
+        addr: SocketAddr,
+        now: Instant,
+    ) -> UpConn {
+        let open = self.open[endpoint].clone();
+        open.set(open.get() + 1);
+        UpConn {
+            stream,
+            buf: BytesMut::with_capacity(self.buffer_size),
+            endpoint,
+            addr,
+            reused: false,
+            idle_since: now,
+            _slot: Slot(open),
+        }
+    }
+
+    /// Returns a connection whose last exchange completed cleanly. Dropped instead when
+    /// its buffer holds unread bytes (the upstream sent more than the response) or the
+    /// idle stack is full.
+    pub fn checkin(&self, mut conn: UpConn, now: Instant) {
+        if !conn.buf.is_empty() {
+            return;
+        }
+        let mut idle = self.idle.borrow_mut();
+        let Some(stack) = idle.get_mut(conn.endpoint) else {
+            return;
+        };
+        if stack.len() < self.max_idle {
+            conn.idle_since = now;
+            stack.push(conn);
+        }
+    }
+
+    /// Closes idle connections older than `pool.idle_expiry` (housekeeping tick).
+    pub fn expire(&self, now: Instant) {
+        for stack in self.idle.borrow_mut().iter_mut() {
+            stack.retain(|c| now.saturating_duration_since(c.idle_since) < self.idle_expiry);
+        }
+    }
+
+    pub fn idle_count(&self) -> usize {
+        self.idle.borrow().iter().map(Vec::len).sum()
+    }
+}
