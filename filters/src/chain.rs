@@ -1,9 +1,35 @@
 //! The compiled chain: routes in config order, each with its filters in a fixed order.
+//!
+//! Owns the per-core compiled form of `[[routes]]`. Built once per core (and again on
+//! reload) by [`Chain::build`], which rejects anything it cannot run; after that a request
+//! costs no allocation here unless a filter must produce new bytes (a rewritten target, a
+//! local response). No state crosses cores and nothing here locks.
 
+use bytes::Bytes;
 use tollgate_proto::h1::RequestHead;
 
 use crate::route::{Matcher, RouteConfig, Router};
-use crate::{access_log, cors, headers, respond, rewrite, Flow, RequestCtx};
+use crate::{access_log, cors, headers, respond, rewrite, Flow, LocalResponse, RequestCtx};
+
+/// The body of the 404 answer to a request that no route matches.
+pub const NO_ROUTE_BODY: &str =
+    r#"{"error":{"message":"no route for this request","type":"not_found"}}"#;
+
+/// What a filter's compile step says is wrong with its config: the key and why.
+#[derive(Debug)]
+pub(crate) struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Invalid {
+        Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
 
 /// One concrete filter. Request-phase filters run in the order of the route's list; the
 /// list is built in a fixed order by [`Chain::build`]: CORS, request headers, rewrite,
@@ -35,7 +61,10 @@ impl Filter {
     pub fn on_response_head(&self, ctx: &mut RequestCtx, status: u16) {
         match self {
             Filter::ResponseHeaders(f) => f.on_response_head(ctx, status),
-            Filter::Cors(_) | Filter::RequestHeaders(_) | Filter::Rewrite(_) | Filter::Respond(_) => {}
+            Filter::Cors(_)
+            | Filter::RequestHeaders(_)
+            | Filter::Rewrite(_)
+            | Filter::Respond(_) => {}
         }
     }
 }
@@ -61,7 +90,12 @@ pub struct Route {
 pub enum BuildError {
     /// `route` is the index of the route in the config, `field` the key at fault.
     #[error("route {route} ({name}): {message}")]
-    Route { route: usize, name: String, field: &'static str, message: String },
+    Route {
+        route: usize,
+        name: String,
+        field: &'static str,
+        message: String,
+    },
 }
 
 #[derive(Debug)]
@@ -77,8 +111,22 @@ impl Chain {
         access_log: bool,
         cluster_index: &dyn Fn(&str) -> Option<usize>,
     ) -> Result<Chain, BuildError> {
-        let _ = (routes, access_log, cluster_index);
-        todo!("Chain::build")
+        let routes = routes
+            .iter()
+            .enumerate()
+            .map(|(i, cfg)| {
+                build_route(i, cfg, cluster_index).map_err(|e| BuildError::Route {
+                    route: i,
+                    name: cfg.name.clone(),
+                    field: e.field,
+                    message: e.message,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Chain {
+            router: Router { routes },
+            access_log,
+        })
     }
 
     pub fn route(&self, idx: usize) -> &Route {
@@ -88,8 +136,16 @@ impl Chain {
     /// Matches the route (404 local response if none) and runs its request-phase filters.
     /// Sets `ctx.route`.
     pub fn on_request_head(&self, ctx: &mut RequestCtx, head: &RequestHead) -> Flow {
-        let _ = (ctx, head);
-        todo!("Chain::on_request_head")
+        ctx.route = self.router.find(head);
+        let Some(idx) = ctx.route else {
+            return Flow::Respond(no_route());
+        };
+        for f in &self.router.routes[idx].filters {
+            if let Flow::Respond(r) = f.on_request_head(ctx, head) {
+                return Flow::Respond(r);
+            }
+        }
+        Flow::Continue
     }
 
     pub fn on_response_head(&self, ctx: &mut RequestCtx, status: u16) {
@@ -108,3 +164,73 @@ impl Chain {
         }
     }
 }
+
+/// The 404 for a request no route matches, with a JSON body.
+pub fn no_route() -> LocalResponse {
+    LocalResponse {
+        status: 404,
+        headers: vec![(
+            Bytes::from_static(b"content-type"),
+            Bytes::from_static(b"application/json"),
+        )],
+        body: Bytes::from_static(NO_ROUTE_BODY.as_bytes()),
+    }
+}
+
+fn build_route(
+    idx: usize,
+    cfg: &RouteConfig,
+    cluster_index: &dyn Fn(&str) -> Option<usize>,
+) -> Result<Route, Invalid> {
+    let matcher = Matcher::compile(&cfg.matcher)?;
+    let action = match (&cfg.upstream, &cfg.respond) {
+        (Some(name), None) => RouteAction::Proxy {
+            cluster: cluster_index(name).ok_or_else(|| {
+                Invalid::new("upstream", format!("upstream '{name}' is not defined"))
+            })?,
+        },
+        (None, Some(_)) => RouteAction::Local,
+        (Some(_), Some(_)) => return Err(Invalid::new(
+            "respond",
+            "a route with `respond` answers every request itself; remove `upstream` or `respond`",
+        )),
+        (None, None) => {
+            return Err(Invalid::new(
+                "upstream",
+                "a route needs an `upstream` or a `respond`",
+            ))
+        }
+    };
+    let mut filters = Vec::new();
+    if let Some(c) = &cfg.cors {
+        filters.push(Filter::Cors(cors::Cors::compile(c)?));
+    }
+    if let Some(f) = headers::HeaderFilter::compile(&cfg.request_headers, "request_headers")? {
+        filters.push(Filter::RequestHeaders(f));
+    }
+    if let Some(r) = &cfg.rewrite {
+        let prefix = cfg.matcher.path_prefix.as_deref();
+        filters.push(Filter::Rewrite(rewrite::Rewrite::compile(r, prefix)?));
+    }
+    if let Some(r) = &cfg.respond {
+        filters.push(Filter::Respond(respond::Respond::compile(r)?));
+    }
+    if let Some(f) = headers::HeaderFilter::compile(&cfg.response_headers, "response_headers")? {
+        filters.push(Filter::ResponseHeaders(f));
+    }
+    // Logs and metrics label requests by route name; an unnamed route gets its index.
+    let name = if cfg.name.is_empty() {
+        format!("route{idx}")
+    } else {
+        cfg.name.clone()
+    };
+    Ok(Route {
+        name,
+        matcher,
+        filters,
+        action,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -20,7 +20,9 @@ pub mod headers;
 pub mod respond;
 pub mod rewrite;
 pub mod route;
+#[cfg(test)]
+mod testing;
 
-pub use chain::{BuildError, Chain, Filter, Route, RouteAction};
+pub use chain::{no_route, BuildError, Chain, Filter, Route, RouteAction, NO_ROUTE_BODY};
 pub use ctx::{Flow, LocalResponse, RequestCtx};
-pub use route::{MatchConfig, RouteConfig, Router};
+pub use route::{MatchConfig, RequestTarget, RouteConfig, Router};
