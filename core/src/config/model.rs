@@ -187,8 +187,10 @@ pub enum LbPolicy {
     ConsistentHash,
 }
 
+/// `deny_unknown_fields` makes a misspelt key in the table form (`wieght = 3`) an error
+/// instead of a silently ignored one.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 pub enum EndpointSpec {
     Address(String),
     Detailed {

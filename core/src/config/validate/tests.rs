@@ -1,0 +1,525 @@
+//! Table-driven tests: one config snippet per check, with the message it must give and
+//! the line it must point at; then whole configs that must pass.
+
+use super::locate::{line_col, path_at, span_of, At, KeyPath};
+use super::syntax::{check_origin, check_replacement, parse_host_port};
+use super::{parse_and_validate, parse_and_validate_all, validate};
+use crate::config::{Config, ConfigError, EMBEDDED_DEFAULT};
+
+/// Appended to snippets that define no listener, so each case shows one error only.
+const LISTENER: &str = "\n[[listeners]]\nlisten = \"127.0.0.1:18080\"\n";
+
+fn errors_of(snippet: &str) -> Vec<ConfigError> {
+    let text = if snippet.contains("listeners") {
+        snippet.to_owned()
+    } else {
+        format!("{snippet}{LISTENER}")
+    };
+    match parse_and_validate_all(&text, "test.toml") {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors,
+    }
+}
+
+/// Each row: a snippet, a piece of the one error it must give, and that error's line.
+fn run_cases(cases: &[(&str, &str, Option<usize>)]) {
+    let mut failures = Vec::new();
+    for (snippet, needle, line) in cases {
+        let errors = errors_of(snippet);
+        let ok = errors.len() == 1
+            && errors[0].message.contains(needle)
+            && errors[0].line == *line
+            && errors[0].column.is_some() == line.is_some();
+        if !ok {
+            let got: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            failures.push(format!(
+                "snippet:\n{snippet}\nwanted one error containing {needle:?} at line {line:?}; got {got:#?}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn syntax_and_type_errors_point_at_the_key() {
+    run_cases(&[
+        ("[runtime]\nworkers = 2\nbogus = 1\n", "runtime.bogus: unknown field `bogus`", Some(3)),
+        (
+            "[[routes]]\nname = \"a\"\nrespond = {}\nmatch = { path = \"/\", hots = \"x\" }\n",
+            "routes[0].match.hots: unknown field `hots`",
+            Some(4),
+        ),
+        (
+            "[[routes]]\nrespond = {}\n\n[routes.match]\npath = \"/\"\nmethod = [\"GET\"]\n",
+            "unknown field `method`, expected one of",
+            Some(6),
+        ),
+        ("[limits]\nmax_headers = \"lots\"\n", "limits.max_headers: invalid type: string \"lots\", expected a whole number", Some(2)),
+        ("[limits]\nmax_headers = -1\n", "expected a whole number", Some(2)),
+        ("[runtime]\ntick = \"5x\"\n", "runtime.tick: invalid duration \"5x\"", Some(2)),
+        ("[runtime]\ndriver = \"uring\"\n", "unknown variant `uring`, expected one of `auto`", Some(2)),
+        ("[admin]\nlisten = = 1\n", "", Some(2)),
+        ("[admin]\nlisten = \"unterminated\n", "", Some(2)),
+        (
+            "[[clusters]]\nname = \"a\"\nendpoints = [\"x:1\", { address = \"y:2\", wieght = 3 }]\n",
+            "clusters[0].endpoints: an endpoint is \"host:port\" or { address",
+            Some(3),
+        ),
+        ("[[listeners]]\nname = \"x\"\n", "listeners[0]: missing field `listen`", Some(1)),
+        ("[[routes]]\nrespond = { status = \"200\" }\n", "expected a whole number from 0 to 65535", Some(2)),
+        ("[[clusters]]\nname = \"a\"\nendpoints = [\"x:1\"]\nretry = { budget_ratio = \"lots\" }\n", "expected a number", Some(4)),
+    ]);
+}
+
+#[test]
+fn server_sections() {
+    run_cases(&[
+        ("listeners = []\n", "no listeners", None),
+        ("[[listeners]]\nlisten = \"127.0.0.1\"\n", "listeners[0].listen: listener 1: \"127.0.0.1\" has no port", Some(2)),
+        ("[[listeners]]\nlisten = \"example.com:80\"\n", "needs an IP address or \"localhost\"", Some(2)),
+        ("[[listeners]]\nlisten = \"127.0.0.1:0\"\n", "port \"0\" is not a number from 1 to 65535", Some(2)),
+        ("[[listeners]]\nlisten = \"127.0.0.1:http\"\n", "port \"http\" is not a number", Some(2)),
+        ("[[listeners]]\nlisten = \"::1:8080\"\n", "put an IPv6 address in brackets", Some(2)),
+        ("[[listeners]]\nlisten = \"[::1:8080\"\n", "missing ']'", Some(2)),
+        ("[[listeners]]\nlisten = \"http://127.0.0.1:80\"\n", "has a scheme (http://)", Some(2)),
+        ("[[listeners]]\nlisten = \"300.1.1.1:80\"\n", "is not a valid IPv4 address", Some(2)),
+        (
+            "[[listeners]]\nlisten = \"0.0.0.0:8080\"\n[[listeners]]\nlisten = \"127.0.0.1:8080\"\n",
+            "listener 2: \"127.0.0.1:8080\" overlaps listener 1 (\"0.0.0.0:8080\")",
+            Some(4),
+        ),
+        (
+            "[[listeners]]\nlisten = \"localhost:8080\"\n[[listeners]]\nlisten = \"[::1]:8080\"\n",
+            "overlaps listener 1",
+            Some(4),
+        ),
+        (
+            "[[listeners]]\nlisten = \"[::]:8080\"\n[[listeners]]\nlisten = \"10.0.0.1:8080\"\n",
+            "overlaps listener 1",
+            Some(4),
+        ),
+        (
+            "[[listeners]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[listeners]]\nname = \"a\"\nlisten = \"127.0.0.1:2\"\n",
+            "listener 2 (\"a\"): the name is already used by listener 1",
+            Some(5),
+        ),
+        (
+            "[[listeners]]\nname = \"listener-2\"\nlisten = \"127.0.0.1:1\"\n[[listeners]]\nlisten = \"127.0.0.1:2\"\n",
+            "its default name \"listener-2\" is taken by listener 1",
+            Some(4),
+        ),
+        ("[[listeners]]\nlisten = \"127.0.0.1:1\"\nbacklog = 0\n", "listeners[0].backlog: listener 1: must be greater than 0", Some(3)),
+        ("[[listeners]]\nlisten = \"127.0.0.1:1\"\nmax_connections = 0\n", "must be greater than 0", Some(3)),
+        ("[admin]\nlisten = \"localhost\"\n", "admin.listen: \"localhost\" has no port", Some(2)),
+        ("[admin]\nlisten = \"127.0.0.1:18080\"\n", "overlaps listener 1 (\"127.0.0.1:18080\")", Some(2)),
+        ("[runtime]\nworkers = 4\ncpus = [0, 1]\n", "workers = 4 but cpus lists 2 CPU(s)", Some(2)),
+        ("[runtime]\ncpus = [0, 1, 0]\n", "runtime.cpus[2]: CPU 0 is listed twice", Some(2)),
+        ("[runtime]\nworkers = 5000\n", "more than the 1024 allowed", Some(2)),
+        ("[runtime]\ntick = \"0ms\"\n", "runtime.tick: must be longer than 0", Some(2)),
+        ("[runtime]\nio_uring_entries = 0\n", "must be from 1 to 32768", Some(2)),
+        ("[limits]\nmax_headers = 300\n", "limits.max_headers: must be at most 256", Some(2)),
+        ("[limits]\nmax_headers = 0\n", "must be greater than 0", Some(2)),
+        (
+            "[limits]\nmax_head_bytes = 4096\nmax_request_line = 8192\n",
+            "limits.max_request_line: 8192 is more than max_head_bytes (4096)",
+            Some(3),
+        ),
+        ("[limits]\nmax_head_bytes = 2000000\n", "must be at most 1048576", Some(2)),
+        ("[limits]\nbuffer_size = 512\n", "limits.buffer_size: must be from 1024", Some(2)),
+        ("[limits]\nmax_body_bytes = 0\n", "limits.max_body_bytes: must be greater than 0", Some(2)),
+        ("[limits]\nmax_chunk_line = 0\n", "must be greater than 0", Some(2)),
+        ("[limits]\nbuffer_pool = 0\n", "must be greater than 0", Some(2)),
+        ("[limits]\nkeepalive_timeout = 0\n", "limits.keepalive_timeout: must be longer than 0", Some(2)),
+        ("[limits]\nheader_read_timeout = \"0s\"\n", "must be longer than 0", Some(2)),
+        ("[limits]\nbody_read_timeout = 0\n", "must be longer than 0", Some(2)),
+        ("[access_log]\npath = \"/var/log/\"\n", "access_log.path: \"/var/log/\" names a directory", Some(2)),
+    ]);
+}
+
+/// A valid cluster head; each case adds one line (line 4 of the snippet).
+const CLUSTER: &str = "[[clusters]]\nname = \"a\"\nendpoints = [\"a.internal:8000\"]\n";
+
+#[test]
+fn clusters() {
+    let with = |line: &str| format!("{CLUSTER}{line}\n");
+    let cases: Vec<(String, &str, Option<usize>)> = vec![
+        ("[[clusters]]\nname = \"a\"\nendpoints = []\n".into(), "cluster \"a\": needs at least one endpoint", Some(3)),
+        ("[[clusters]]\nname = \"a\"\nendpoints = [\"a:99999\"]\n".into(), "clusters[0].endpoints[0]: cluster \"a\": endpoint \"a:99999\": port \"99999\"", Some(3)),
+        ("[[clusters]]\nname = \"a\"\nendpoints = [\"http://a:80\"]\n".into(), "has a scheme", Some(3)),
+        ("[[clusters]]\nname = \"a\"\nendpoints = [\"a_b..c:80\"]\n".into(), "empty label", Some(3)),
+        ("[[clusters]]\nname = \"a\"\nendpoints = [\"a\"]\n".into(), "endpoint \"a\" has no port", Some(3)),
+        ("[[clusters]]\nname = \"a\"\nendpoints = [{ address = \"a:1\", weight = 0 }]\n".into(), "weight must be at least 1", Some(3)),
+        ("[[clusters]]\nname = \"a\"\nendpoints = [\"a:1\", \"b:1\", \"a:1\"]\n".into(), "clusters[0].endpoints[2]: cluster \"a\": endpoint \"a:1\" is listed twice", Some(3)),
+        (format!("{CLUSTER}[[clusters]]\nname = \"a\"\nendpoints = [\"b:1\"]\n"), "clusters[1].name: cluster \"a\": the name is already used by cluster 1", Some(5)),
+        ("[[clusters]]\nname = \"\"\nendpoints = [\"b:1\"]\n".into(), "cluster 1: the name is empty", Some(2)),
+        (with("lb = \"consistent_hash\""), "needs hash_on", Some(4)),
+        (with("lb = \"consistent_hash\"\nhash_on = \"ip\""), "clusters[0].hash_on: cluster \"a\": hash_on: \"ip\" is not one of", Some(5)),
+        (with("lb = \"consistent_hash\"\nhash_on = \"header:x y\""), "header name \"x y\" contains a space", Some(5)),
+        (with("lb = \"consistent_hash\"\nhash_on = \"cookie:\""), "cookie name is empty", Some(5)),
+        (with("hash_on = \"client_ip\""), "hash_on is only used with lb = \"consistent_hash\"", Some(4)),
+        (with("connect_timeout = 0"), "clusters[0].connect_timeout: cluster \"a\": must be longer than 0", Some(4)),
+        (with("first_byte_timeout = \"0s\""), "must be longer than 0", Some(4)),
+        (with("idle_timeout = 0"), "must be longer than 0", Some(4)),
+        (with("dns_refresh = 0"), "must be longer than 0", Some(4)),
+        (with("pool = { max_idle = 10, max_per_endpoint = 5 }"), "pool.max_idle (10) is more than pool.max_per_endpoint (5)", Some(4)),
+        (with("pool = { max_per_endpoint = 0, max_idle = 0 }"), "clusters[0].pool.max_per_endpoint", Some(4)),
+        (with("pool = { idle_expiry = 0 }"), "must be longer than 0", Some(4)),
+        (with("passive_health = { base_ejection = \"10s\", max_ejection = \"5s\" }"), "max_ejection must not be shorter than base_ejection", Some(4)),
+        (with("passive_health = { base_ejection = 0 }"), "must be longer than 0", Some(4)),
+        (with("health_check = { path = \"healthz\" }"), "health_check.path \"healthz\" must start with '/'", Some(4)),
+        (with("[clusters.health_check]\npath = \"/h\"\nhealthy_threshold = 0"), "clusters[0].health_check.healthy_threshold", Some(6)),
+        (with("[clusters.health_check]\npath = \"/h\"\nunhealthy_threshold = 0"), "must be greater than 0", Some(6)),
+        (with("health_check = { path = \"/h\", expected_status = [400, 200] }"), "expected_status [400, 200] must be [low, high]", Some(4)),
+        (with("health_check = { path = \"/h\", expected_status = [99, 200] }"), "expected_status [99, 200]", Some(4)),
+        (with("health_check = { path = \"/h\", interval = \"1s\", timeout = \"2s\" }"), "timeout must not be longer than its interval", Some(4)),
+        (with("health_check = { path = \"/h\", interval = 0 }"), "clusters[0].health_check.interval", Some(4)),
+        (with("health_check = { path = \"/h\", timeout = 0 }"), "clusters[0].health_check.timeout", Some(4)),
+        (with("health_check = { path = \"/h\", host = \"a\\r\\nb\" }"), "carriage return", Some(4)),
+        (with("[clusters.retry]\nbudget_ratio = 1.5"), "clusters[0].retry.budget_ratio: cluster \"a\": retry.budget_ratio must be from 0.0 to 1.0", Some(5)),
+        (with("[clusters.retry]\nbudget_ratio = nan"), "budget_ratio must be from 0.0 to 1.0", Some(5)),
+        (with("retry = { on_status = [503, 404] }"), "clusters[0].retry.on_status[1]: cluster \"a\": retry.on_status 404 is not retryable", Some(4)),
+        (with("retry = { attempts = 50 }"), "retry.attempts must be at most 10", Some(4)),
+        (with("retry = { budget_window = 0 }"), "must be longer than 0", Some(4)),
+    ];
+    let cases: Vec<(&str, &str, Option<usize>)> =
+        cases.iter().map(|(s, n, l)| (s.as_str(), *n, *l)).collect();
+    run_cases(&cases);
+}
+
+/// A route that is valid on its own; each case adds lines after it (line 3 onwards).
+const ROUTE: &str = "[[routes]]\nname = \"r\"\n";
+/// Answer directly, so a case about match or headers needs nothing else.
+const RESPOND: &str = "respond = { status = 200 }\n";
+
+#[test]
+fn routes() {
+    let with = |lines: &str| format!("{ROUTE}{RESPOND}{lines}\n");
+    let clusters = "[[clusters]]\nname = \"a\"\nendpoints = [\"a:1\"]\n[[clusters]]\nname = \"b\"\nendpoints = [\"b:1\"]\n";
+    let cases: Vec<(String, &str, Option<usize>)> = vec![
+        (ROUTE.into(), "routes[0]: route 1 (\"r\"): has neither upstream nor respond", Some(1)),
+        (format!("{clusters}{ROUTE}upstream = \"a\"\n{RESPOND}"), "routes[0].respond: route 1 (\"r\"): has both upstream and respond", Some(10)),
+        (
+            format!("{clusters}[[routes]]\nrespond = {{}}\n[[routes]]\nrespond = {{}}\n[[routes]]\nname = \"chat\"\nupstream = \"chat\"\n"),
+            "routes[2].upstream: route 3 (\"chat\"): upstream \"chat\" is not defined; defined clusters: a, b",
+            Some(13),
+        ),
+        (format!("{ROUTE}upstream = \"a\"\n"), "upstream \"a\" is not defined; defined clusters: none", Some(3)),
+        (format!("{}{}", with(""), with("")), "routes[1].name: route 2 (\"r\"): the name is already used by route 1", Some(6)),
+        (
+            format!("[[routes]]\n{RESPOND}[[routes]]\nname = \"route-1\"\n{RESPOND}"),
+            "route 2 (\"route-1\"): the name is already used by route 1 (its default name)",
+            Some(4),
+        ),
+        (
+            format!("[[routes]]\nname = \"route-2\"\n{RESPOND}[[routes]]\n{RESPOND}"),
+            "route 2: its default name \"route-2\" is taken by route 1",
+            Some(4),
+        ),
+        (format!("[[routes]]\nname = \"a\\tb\"\n{RESPOND}"), "contains a control character", Some(2)),
+        (with("match = { path = \"/a\", path_prefix = \"/b\" }"), "routes[0].match: route 1 (\"r\"): match sets more than one of path, path_prefix and path_regex", Some(4)),
+        (with("match = { path = \"a\" }"), "routes[0].match.path: route 1 (\"r\"): match.path \"a\" must start with '/'", Some(4)),
+        (with("match = { path_prefix = \"/a?b=1\" }"), "without the query string", Some(4)),
+        (with("match = { path_prefix = \"/a b\" }"), "contains a space; percent-encode it", Some(4)),
+        (with("match = { path_regex = \"(foo\" }"), "match.path_regex does not compile: unclosed group", Some(4)),
+        (with("[routes.match]\nhost = \"foo.*.com\""), "'*' may only stand for whole leading labels", Some(5)),
+        (with("match = { host = \"example.com:8080\" }"), "a host pattern has no port", Some(4)),
+        (with("match = { host = \"*\" }"), "\"*\" matches every host", Some(4)),
+        (with("match = { host = \"exa mple.com\" }"), "contains ' '", Some(4)),
+        (with("match.methods = [\"GET\", \"BAD METHOD\"]"), "routes[0].match.methods[1]: route 1 (\"r\"): match.methods: method \"BAD METHOD\" contains a space", Some(4)),
+        (with("match.headers = { \"x y\" = \"1\" }"), "match.headers: header name \"x y\" contains a space", Some(4)),
+        (with("match.headers = { \"x-a\" = \"1\", \"X-A\" = \"2\" }"), "are the same header", Some(4)),
+        (with("match = { path = \"/a\" }\nrewrite = { prefix = \"/v2\" }"), "routes[0].rewrite.prefix: route 1 (\"r\"): rewrite.prefix replaces the matched match.path_prefix, but the route has no match.path_prefix", Some(5)),
+        (with("match = { path_prefix = \"/api/\" }\nrewrite = { prefix = \"\" }"), "leaves paths without a leading '/'", Some(5)),
+        (with("match = { path_prefix = \"/api/\" }\nrewrite = { prefix = \"v2/\" }"), "rewrite.prefix \"v2/\" must start with '/'", Some(5)),
+        (with("rewrite = { regex = \"^/a/(.*)$\" }"), "routes[0].rewrite: route 1 (\"r\"): rewrite.regex needs a replacement", Some(4)),
+        (with("rewrite = { regex = \"(\", replacement = \"/\" }"), "rewrite.regex does not compile", Some(4)),
+        (with("rewrite = { regex = \"^/a/(.*)$\", replacement = \"/$2\" }"), "refers to group \"2\", which the regex does not have (it has 1 numbered group(s))", Some(4)),
+        (with("rewrite = { regex = \"^/a/(.*)$\", replacement = \"/$1abc\" }"), "\"$1abc\" reads as one group name: write \"${1}abc\"", Some(4)),
+        (with("rewrite = {}"), "rewrite sets nothing", Some(4)),
+        (with("match = { path_prefix = \"/a\" }\nrewrite = { prefix = \"/b\", regex = \"x\", replacement = \"y\" }"), "rewrite sets both prefix and regex", Some(5)),
+        (with("match = { path_prefix = \"/a\" }\nrewrite = { prefix = \"/b\", replacement = \"y\" }"), "rewrite.replacement goes with rewrite.regex", Some(5)),
+        (with("request_headers = { set = { \"x-a\" = \"a\\r\\nb\" } }"), "routes[0].request_headers.set.x-a: route 1 (\"r\"): request_headers: set: header value \"a\\r\\nb\" contains a carriage return (CR)", Some(4)),
+        (with("[routes.request_headers]\nadd = { \"x-a\" = \"a\\u0000\" }"), "contains a NUL byte", Some(5)),
+        (with("response_headers = { add = { \"bad name\" = \"x\" } }"), "response_headers: add: header name \"bad name\" contains a space", Some(4)),
+        (with("request_headers = { set = { \"Content-Length\" = \"5\" } }"), "Content-Length is managed by the proxy", Some(4)),
+        (with("response_headers = { remove = [\"x-ok\", \"transfer-encoding\"] }"), "routes[0].response_headers.remove[1]", Some(4)),
+        (with("request_headers = { remove = [\"\"] }"), "header name is empty", Some(4)),
+        (format!("{ROUTE}respond = {{ status = 99 }}\n"), "routes[0].respond.status: route 1 (\"r\"): respond.status 99 must be from 200 to 599", Some(3)),
+        (format!("{ROUTE}respond = {{ status = 700 }}\n"), "must be from 200 to 599", Some(3)),
+        (format!("{ROUTE}respond = {{ status = 204, body = \"x\" }}\n"), "a 204 response has no body", Some(3)),
+        (format!("{ROUTE}[routes.respond]\nheaders = {{ \"transfer-encoding\" = \"chunked\" }}\n"), "respond.headers: transfer-encoding is managed by the proxy", Some(4)),
+        (with("cors = { allow_origins = [] }"), "routes[0].cors.allow_origins: route 1 (\"r\"): cors.allow_origins is empty", Some(4)),
+        (with("cors = { allow_origins = [\"*\"], allow_credentials = true }"), "cors.allow_credentials = true cannot go with allow_origins = [\"*\"]", Some(4)),
+        (with("cors = { allow_origins = [\"*\", \"https://a.com\"] }"), "list it alone", Some(4)),
+        (with("cors = { allow_origins = [\"https://a.com/\"] }"), "an origin has no path, not even a trailing '/'; browsers send \"https://a.com\"", Some(4)),
+        (with("cors = { allow_origins = [\"https://A.com\"] }"), "write \"https://a.com\"", Some(4)),
+        (with("cors = { allow_origins = [\"a.com\"] }"), "an origin is \"*\" or scheme://host[:port]", Some(4)),
+        (with("cors = { allow_origins = [\"https://a.com:0\"] }"), "port \"0\"", Some(4)),
+        (with("cors = { allow_origins = [\"https://a.com\"], allow_credentials = true, allow_headers = [\"*\"] }"), "cors.allow_headers: with allow_credentials, browsers read \"*\" as a literal name", Some(4)),
+        (with("cors = { allow_origins = [\"https://a.com\"], allow_methods = [\"GET\", \"GE T\"] }"), "routes[0].cors.allow_methods[1]", Some(4)),
+        (with("cors = { allow_origins = [\"https://a.com\"], allow_methods = [] }"), "cors.allow_methods is empty", Some(4)),
+    ];
+    let cases: Vec<(&str, &str, Option<usize>)> =
+        cases.iter().map(|(s, n, l)| (s.as_str(), *n, *l)).collect();
+    run_cases(&cases);
+}
+
+#[test]
+fn every_problem_is_reported_in_file_order() {
+    let text = "\
+[limits]
+max_headers = 1000
+
+[[routes]]
+upstream = \"nope\"
+
+[[listeners]]
+listen = \"127.0.0.1:80\"
+[[listeners]]
+listen = \"127.0.0.1:80\"
+";
+    let errors = parse_and_validate_all(text, "gw.toml").unwrap_err();
+    let lines: Vec<Option<usize>> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [Some(2), Some(5), Some(10)], "{errors:#?}");
+    let first = parse_and_validate(text, "gw.toml").unwrap_err();
+    assert_eq!(first, errors[0]);
+    assert_eq!(
+        first.to_string(),
+        "gw.toml:2:15: limits.max_headers: must be at most 256 (the parser's header table); got 1000"
+    );
+    assert_eq!(
+        errors[1].to_string(),
+        "gw.toml:5:12: routes[0].upstream: route 1: upstream \"nope\" is not defined; defined clusters: none"
+    );
+}
+
+#[test]
+fn problems_without_a_place_come_first() {
+    let errors = parse_and_validate_all("[runtime]\ntick = 0\n", "x.toml").unwrap_err();
+    assert_eq!(errors.len(), 2);
+    assert_eq!(
+        errors[0].to_string(),
+        "x.toml: no listeners: add a [[listeners]] table with listen = \"127.0.0.1:8080\""
+    );
+    assert_eq!(errors[1].line, Some(2));
+}
+
+#[test]
+fn a_config_built_in_code_gets_key_paths_without_lines() {
+    let mut config: Config = toml::from_str("[[listeners]]\nlisten = \"127.0.0.1:1\"").unwrap();
+    config.limits.buffer_size = 10;
+    let errors = validate(config, "<code>").unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert_eq!((errors[0].line, errors[0].column), (None, None));
+    assert!(
+        errors[0]
+            .to_string()
+            .starts_with("<code>: limits.buffer_size: "),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn the_embedded_default_validates() {
+    let config =
+        parse_and_validate(EMBEDDED_DEFAULT, "<embedded>").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.listeners[0].listen, "127.0.0.1:8080");
+    assert_eq!(config.admin.listen, "127.0.0.1:9901");
+    assert_eq!(config.routes[0].name, "welcome");
+    assert!(config.routes[0].respond.is_some());
+}
+
+const EXAMPLE: &str = include_str!("../example.toml");
+
+#[test]
+fn the_example_validates() {
+    let config = parse_and_validate(EXAMPLE, "example.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(config.clusters.len() >= 2 && config.routes.len() >= 3);
+}
+
+/// The reference config must show every key the model has: every key of the resolved
+/// config (defaults filled in) must be written in the example's text.
+#[test]
+fn the_example_sets_every_key() {
+    fn keys(value: &toml::Value, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    out.insert(path.clone());
+                    keys(v, &path, out);
+                }
+            }
+            toml::Value::Array(a) => a.iter().for_each(|v| keys(v, prefix, out)),
+            _ => {}
+        }
+    }
+    let config = parse_and_validate(EXAMPLE, "example.toml").unwrap_or_else(|e| panic!("{e}"));
+    let (mut resolved, mut written) = Default::default();
+    keys(&toml::Value::try_from(&config).unwrap(), "", &mut resolved);
+    keys(
+        &toml::from_str::<toml::Value>(EXAMPLE).unwrap(),
+        "",
+        &mut written,
+    );
+    let missing: Vec<&String> = resolved.difference(&written).collect();
+    assert!(
+        missing.is_empty(),
+        "example.toml does not show these keys: {missing:?}"
+    );
+}
+
+#[test]
+fn names_and_methods_are_normalised() {
+    let text = "\
+[[listeners]]
+listen = \"127.0.0.1:1\"
+[[listeners]]
+name = \"b\"
+listen = \"127.0.0.1:2\"
+[[routes]]
+respond = {}
+match.methods = [\"get\", \"Post\"]
+[[routes]]
+name = \"named\"
+respond = {}
+[[routes]]
+respond = {}
+";
+    let config = parse_and_validate(text, "t").unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = config.routes.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["route-1", "named", "route-3"]);
+    assert_eq!(config.routes[0].matcher.methods, ["GET", "POST"]);
+    let listeners: Vec<&str> = config.listeners.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(listeners, ["listener-1", "b"]);
+}
+
+#[test]
+fn accepted_edge_values() {
+    for ok in [
+        "[admin]\nlisten = \"\"\n",
+        "[admin]\nlisten = \"[::1]:9901\"\n",
+        "[runtime]\nworkers = 2\ncpus = [3, 5]\n",
+        "[limits]\nmax_headers = 256\nmax_requests_per_connection = 0\n",
+        "[[listeners]]\nlisten = \"127.0.0.1:80\"\n[[listeners]]\nlisten = \"127.0.0.2:80\"\n[[listeners]]\nlisten = \"[::1]:80\"\n",
+        "[[clusters]]\nname = \"a\"\nendpoints = [\"[::1]:80\", \"10.0.0.1:80\", { address = \"svc_1.local.:80\", weight = 5 }]\nlb = \"weighted\"\n",
+        "[[clusters]]\nname = \"a\"\nendpoints = [\"a:1\"]\nlb = \"consistent_hash\"\nhash_on = \"cookie:session\"\n",
+        "[[clusters]]\nname = \"a\"\nendpoints = [\"a:1\"]\nretry = { on_status = [429, 503, 408], budget_ratio = 0.0 }\npassive_health = { consecutive_failures = 0, base_ejection = 0 }\n",
+        "[[routes]]\nrespond = { status = 204 }\nmatch = { host = \"*.example.com\", path_regex = \"^/v[0-9]+/\" }\n",
+        "[[routes]]\nrespond = {}\nmatch = { host = \"[::1]\", path_prefix = \"/api/\" }\nrewrite = { prefix = \"/\" }\n",
+        "[[routes]]\nrespond = {}\nrewrite = { regex = \"^/(?P<rest>.*)$\", replacement = \"/v2/${rest}$$\" }\n",
+        "[[routes]]\nrespond = {}\nrequest_headers = { set = { host = \"backend\" }, remove = [\"cookie\"] }\n",
+        "[[routes]]\nrespond = {}\ncors = { allow_origins = [\"https://a.example\", \"http://localhost:3000\", \"http://[::1]:8080\"], allow_credentials = true, allow_headers = [\"authorization\"] }\n",
+        "[[routes]]\nrespond = {}\ncors = { allow_origins = [\"*\"], allow_methods = [\"*\"], allow_headers = [\"*\"] }\n",
+    ] {
+        let errors = errors_of(ok);
+        assert!(errors.is_empty(), "{ok}\n=> {:#?}", errors.iter().map(ToString::to_string).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn line_and_column_count_characters() {
+    let text = "a = 1\nb = \"é\" # x\nc";
+    assert_eq!(line_col(text, 0), (1, 1));
+    assert_eq!(line_col(text, 6), (2, 1));
+    let c = text.find('#').unwrap();
+    assert_eq!(line_col(text, c), (2, 9));
+    assert_eq!(line_col(text, text.len()), (3, 2));
+    assert_eq!(line_col(text, text.find('é').unwrap() + 1), (2, 6)); // inside a char
+}
+
+#[test]
+fn key_paths_resolve_to_spans_and_back() {
+    let text = "[[routes]]\nname = \"a\"\nrequest_headers.set = { \"X A\" = \"v\" }\n";
+    let doc = toml_edit::Document::parse(text).unwrap();
+    let path = KeyPath::root()
+        .key("routes")
+        .index(0)
+        .key("request_headers")
+        .key("set")
+        .key("X A");
+    assert_eq!(path.to_string(), "routes[0].request_headers.set.\"X A\"");
+    let key = span_of(&doc, &path, At::Key).unwrap();
+    assert_eq!(&text[key], "\"X A\"");
+    let value = span_of(&doc, &path, At::Value).unwrap();
+    assert_eq!(&text[value], "\"v\"");
+    // A key that is not written resolves to its nearest written ancestor.
+    let table = span_of(
+        &doc,
+        &KeyPath::root().key("routes").index(0).key("respond"),
+        At::Value,
+    );
+    assert_eq!(&text[table.unwrap()], "[[routes]]");
+    assert_eq!(path_at(&doc, text.find("\"v\"").unwrap()), path);
+    assert!(path_at(&doc, text.len()).is_root());
+}
+
+#[test]
+fn host_port_grammar() {
+    for (input, host, port) in [
+        ("127.0.0.1:80", "127.0.0.1", 80),
+        ("[::1]:443", "::1", 443),
+        ("api.example.com:8080", "api.example.com", 8080),
+        ("localhost:65535", "localhost", 65535),
+    ] {
+        let hp = parse_host_port(input).unwrap();
+        assert_eq!((hp.host, hp.port), (host, port), "{input}");
+    }
+    for bad in [
+        "", ":80", "a:", "a:+80", "a:080000", "[::1]", "[x]:1", "a/b:1", "-a:1", "a..b:1",
+    ] {
+        assert!(parse_host_port(bad).is_err(), "{bad:?} should be refused");
+    }
+}
+
+#[test]
+fn origin_grammar() {
+    for ok in [
+        "*",
+        "https://a.b",
+        "http://localhost:3000",
+        "http://10.0.0.1",
+        "http://[::1]",
+        "app+x://h",
+    ] {
+        assert!(check_origin(ok).is_ok(), "{ok}: {:?}", check_origin(ok));
+    }
+    for bad in [
+        "null",
+        "https://",
+        "https://a.b/",
+        "https://a.b:x",
+        "1http://a",
+        "http://[::1",
+    ] {
+        assert!(check_origin(bad).is_err(), "{bad} should be refused");
+    }
+}
+
+#[test]
+fn replacement_references() {
+    let re = regex::Regex::new(r"^/(?P<ver>v\d)/(.*)$").unwrap();
+    for ok in ["/$2", "/${ver}/$2", "$$", "${1}x", "$ver-$2", "no refs"] {
+        assert!(
+            check_replacement(&re, ok).is_ok(),
+            "{ok}: {:?}",
+            check_replacement(&re, ok)
+        );
+    }
+    for bad in ["$3", "$1x", "${nope}", "${1", "$", "a$-"] {
+        assert!(
+            check_replacement(&re, bad).is_err(),
+            "{bad} should be refused"
+        );
+    }
+}
