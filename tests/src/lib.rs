@@ -1,1 +1,16 @@
-//! Test support for the end-to-end tests.
+//! Test support for the end-to-end tests in `tests/tests/`.
+//!
+//! - [`bin`]: the path of a workspace binary (built by `cargo build --bins` before the
+//!   tests; a missing binary fails the test with a message saying so, it never skips);
+//! - [`Gateway`]: the real `tollgate` binary on loopback ports with a given config;
+//! - [`Upstream`]: a recording HTTP/1.1 upstream on loopback that counts connections,
+//!   keeps every request it parsed (head and decoded body) and answers by a script;
+//! - [`client`]: a raw HTTP/1.1 client over `std::net::TcpStream`, for byte-exact
+//!   requests (smuggling attempts, pipelining) and response parsing.
+
+pub mod client;
+mod gateway;
+mod upstream;
+
+pub use gateway::{bin, free_port, Gateway};
+pub use upstream::{Recorded, Reply, Upstream};

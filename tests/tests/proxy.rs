@@ -1,0 +1,169 @@
+//! End-to-end: proxying through the real binary to a recording upstream.
+
+use std::time::Duration;
+
+use tollgate_tests::client::{exchange, get, Conn};
+use tollgate_tests::{Gateway, Reply, Upstream};
+
+/// One worker, one listener, one cluster `up` at `addr`, one catch-all route to it.
+pub fn config(addr: &str, extra_cluster: &str) -> String {
+    format!(
+        r#"
+[runtime]
+workers = 1
+[admin]
+listen = "127.0.0.1:{{admin}}"
+[[listeners]]
+listen = "127.0.0.1:{{port}}"
+[[clusters]]
+name = "up"
+endpoints = ["{addr}"]
+{extra_cluster}
+[[routes]]
+name = "all"
+match = {{ path_prefix = "/" }}
+upstream = "up"
+"#
+    )
+}
+
+#[test]
+fn get_and_post_with_content_length_are_proxied() {
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(&up.addr.to_string(), ""));
+    let r = get(&gw.addr(), "/hello?x=1");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "ok /hello?x=1");
+
+    let body = "a=1&b=2";
+    let req = format!("POST /form HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let r = exchange(&gw.addr(), req.as_bytes()).unwrap();
+    assert_eq!(r.status, 200);
+    let seen = up.requests();
+    let post = seen.iter().find(|r| r.method == "POST").unwrap();
+    assert_eq!(post.body, body.as_bytes());
+    assert_eq!(post.header("x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(post.header("x-forwarded-proto"), Some("http"));
+}
+
+#[test]
+fn chunked_bodies_stream_both_ways() {
+    let up = Upstream::start(|r| {
+        let echo = r.body.clone();
+        Reply::Chunked(200, vec![b"first-".to_vec(), echo, b"-last".to_vec()])
+    });
+    let gw = Gateway::start(&config(&up.addr.to_string(), ""));
+    let req = b"POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nx-trailer: t\r\n\r\n";
+    let r = exchange(&gw.addr(), req).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(r.text(), "first-hello world-last");
+    let seen = up.requests();
+    assert!(seen[0].chunked, "the body is forwarded in its chunked framing");
+    assert_eq!(seen[0].body, b"hello world");
+}
+
+#[test]
+fn http10_client_gets_dechunked_close_delimited_body() {
+    let up = Upstream::start(|_| Reply::Chunked(200, vec![b"abc".to_vec(), b"def".to_vec()]));
+    let gw = Gateway::start(&config(&up.addr.to_string(), ""));
+    let mut c = Conn::open(&gw.addr());
+    c.send(b"GET / HTTP/1.0\r\n\r\n");
+    assert!(c.closed_within(Duration::from_secs(5)));
+    let text = String::from_utf8_lossy(c.pending()).to_string();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(!text.to_ascii_lowercase().contains("transfer-encoding"), "{text}");
+    assert!(text.ends_with("\r\n\r\nabcdef"), "{text}");
+}
+
+#[test]
+fn keep_alive_reuses_upstream_connections() {
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(&up.addr.to_string(), ""));
+    // Sequential requests on one client connection, then on fresh client connections.
+    let mut c = Conn::open(&gw.addr());
+    for i in 0..20 {
+        c.send(format!("GET /k{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        let r = c.read_response("GET").unwrap();
+        assert_eq!(r.text(), format!("ok /k{i}"));
+    }
+    for i in 0..10 {
+        assert_eq!(get(&gw.addr(), &format!("/n{i}")).status, 200);
+    }
+    assert_eq!(up.request_count(), 30);
+    assert_eq!(up.connections(), 1, "30 sequential requests share one pooled upstream connection");
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let up = Upstream::start(|r| {
+        // The first request is slow so a reordering proxy would answer /b first.
+        let body = format!("ok {}", r.target).into_bytes();
+        if r.target == "/a" {
+            Reply::Delay(Duration::from_millis(200), Box::new(Reply::Full(200, vec![], body)))
+        } else {
+            Reply::Full(200, vec![], body)
+        }
+    });
+    let gw = Gateway::start(&config(&up.addr.to_string(), ""));
+    let mut c = Conn::open(&gw.addr());
+    c.send(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\nHEAD /c HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.read_response("GET").unwrap().text(), "ok /a");
+    assert_eq!(c.read_response("GET").unwrap().text(), "ok /b");
+    let head = c.read_response("HEAD").unwrap();
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+}
+
+#[test]
+fn expect_100_continue_is_answered_and_not_forwarded() {
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(&up.addr.to_string(), ""));
+    let mut c = Conn::open(&gw.addr());
+    c.send(b"PUT /obj HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    let interim = c.read_response("PUT").unwrap();
+    assert_eq!(interim.status, 100);
+    c.send(b"hello");
+    let r = c.read_response("PUT").unwrap();
+    assert_eq!(r.status, 200);
+    let seen = &up.requests()[0];
+    assert_eq!(seen.body, b"hello");
+    assert_eq!(seen.header("expect"), None);
+}
+
+#[test]
+fn hop_by_hop_headers_are_removed() {
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(&up.addr.to_string(), ""));
+    let req = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: keep-alive, x-secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nX-Kept: yes\r\n\r\n";
+    assert_eq!(exchange(&gw.addr(), req).unwrap().status, 200);
+    let seen = &up.requests()[0];
+    for h in ["connection", "x-secret", "keep-alive", "te"] {
+        assert_eq!(seen.header(h), None, "{h} must not reach the upstream");
+    }
+    assert_eq!(seen.header("x-kept"), Some("yes"));
+}
+
+#[test]
+fn websocket_upgrade_is_tunnelled() {
+    let up = Upstream::start(|_| Reply::UpgradeEcho);
+    let gw = Gateway::start(&config(&up.addr.to_string(), ""));
+    let mut c = Conn::open(&gw.addr());
+    c.send(b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    let r = c.read_response("GET").unwrap();
+    assert_eq!(r.status, 101);
+    assert_eq!(r.header("upgrade"), Some("websocket"));
+    c.send(b"ping-bytes");
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while got.len() < 10 && std::time::Instant::now() < deadline {
+        use std::io::Read;
+        let mut tmp = [0u8; 64];
+        got.extend_from_slice(c.pending());
+        if let Ok(n) = c.stream.read(&mut tmp) {
+            got.extend_from_slice(&tmp[..n]);
+        }
+    }
+    assert_eq!(&got[..], b"ping-bytes");
+    assert_eq!(up.requests()[0].header("upgrade"), Some("websocket"));
+}
