@@ -1,0 +1,257 @@
+//! One client connection: read request heads (httparse) and bodies (Content-Length or
+//! chunked), answer in order, keep alive, and batch the answers to pipelined requests into
+//! one write. Buffers come from the worker's pool and go back to it.
+//!
+//! Never panics on peer bytes: a bad head gets a 400, an oversized one 431, a bad body
+//! 400, a body over `--max-body` (when the mock must read it) 413; each closes the
+//! connection.
+
+use std::io;
+use std::rc::Rc;
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+use super::route::{self, Head};
+use super::send::{self, Plan};
+use super::Worker;
+use crate::h1::{ChunkedDecoder, Framing};
+
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_HEADERS: usize = 100;
+
+/// The connection's socket and buffers.
+pub struct Io {
+    /// The monoio socket.
+    pub stream: TcpStream,
+    /// A second handle on the same socket, for options monoio does not expose (SO_LINGER).
+    pub raw: std::net::TcpStream,
+    /// Received bytes; `pos` is where the unparsed part starts.
+    pub inb: Vec<u8>,
+    /// Start of unparsed input.
+    pub pos: usize,
+    /// Responses not yet written.
+    pub out: Vec<u8>,
+}
+
+impl Io {
+    /// Reads more input. Returns 0 at end of stream.
+    pub async fn fill(&mut self) -> io::Result<usize> {
+        if self.pos == self.inb.len() {
+            self.inb.clear();
+            self.pos = 0;
+        } else if self.pos > 0 && self.inb.capacity() - self.inb.len() < 4096 {
+            self.inb.drain(..self.pos);
+            self.pos = 0;
+        }
+        if self.inb.capacity() - self.inb.len() < 4096 {
+            self.inb.reserve(16 * 1024);
+        }
+        let buf = std::mem::take(&mut self.inb);
+        let (len, cap) = (buf.len(), buf.capacity());
+        let (res, slice) = self.stream.read(buf.slice_mut(len..cap)).await;
+        self.inb = slice.into_inner();
+        res
+    }
+
+    /// Writes everything in `out`.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.out);
+        let (res, mut buf) = self.stream.write_all(buf).await;
+        buf.clear();
+        self.out = buf;
+        res.map(|_| ())
+    }
+
+    /// Writes `bytes` now (after anything pending).
+    pub async fn send(&mut self, bytes: Vec<u8>) -> io::Result<()> {
+        self.flush().await?;
+        let (res, _) = self.stream.write_all(bytes).await;
+        res.map(|_| ())
+    }
+
+    fn unparsed(&self) -> &[u8] {
+        &self.inb[self.pos..]
+    }
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(w: Rc<Worker>, stream: TcpStream, raw: std::net::TcpStream) {
+    w.stats.connection_opened(w.index);
+    let _ = stream.set_nodelay(true);
+    let mut io = Io {
+        stream,
+        raw,
+        inb: w.take_buf(),
+        pos: 0,
+        out: w.take_buf(),
+    };
+    let _ = drive(&w, &mut io).await;
+    w.put_buf(std::mem::take(&mut io.inb));
+    w.put_buf(std::mem::take(&mut io.out));
+    w.stats.connection_closed(w.index);
+}
+
+async fn drive(w: &Rc<Worker>, io: &mut Io) -> io::Result<()> {
+    let mut first = true;
+    loop {
+        // None: the head is incomplete; Some(Err): it is malformed.
+        let parsed: Option<Result<Head, ()>> = {
+            let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut req = httparse::Request::new(&mut hs);
+            match req.parse(io.unparsed()) {
+                Ok(httparse::Status::Complete(n)) => {
+                    Some(Ok(route::read_head(w, &req, &io.inb[io.pos..io.pos + n])))
+                }
+                Ok(httparse::Status::Partial) => None,
+                Err(_) => Some(Err(())),
+            }
+        };
+        let head = match parsed {
+            None => {
+                if io.unparsed().len() > MAX_HEAD {
+                    return fail(io, 431).await;
+                }
+                io.flush().await?;
+                if io.fill().await? == 0 {
+                    return Ok(());
+                }
+                continue;
+            }
+            Some(Err(())) => return fail(io, 400).await,
+            Some(Ok(h)) => h,
+        };
+        io.pos += head.len;
+        if head.is_stats() {
+            if first {
+                w.stats.uncount_connection(w.index);
+            }
+        } else {
+            w.stats.request(w.index);
+        }
+        first = false;
+        let Some(framing) = head.framing else {
+            return fail(io, 400).await;
+        };
+        let keep = head.wants_body();
+        let body =
+            match read_body(io, framing, keep, w.cfg.max_body, head.ctl.expect_continue).await? {
+                BodyRead::Ok(b) => b,
+                BodyRead::Bad => return fail(io, 400).await,
+                BodyRead::TooLarge => return fail(io, 413).await,
+                BodyRead::Eof => return Ok(()),
+            };
+        let plan = route::respond(w, &head, &body, &mut io.out);
+        match plan {
+            Plan::Sent { close: false } => {}
+            Plan::Sent { close: true } => {
+                io.flush().await?;
+                return Ok(());
+            }
+            other => {
+                if send::execute(w, io, other).await? == send::After::Close {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+async fn fail(io: &mut Io, status: u16) -> io::Result<()> {
+    let shape = super::plain::Shape {
+        status,
+        headers: &[],
+        content_type: Some("text/plain"),
+        chunked: false,
+        close: true,
+        head_only: false,
+    };
+    let body = format!("tollgate-mock: {}\n", super::plain::reason(status));
+    super::plain::write_response(&mut io.out, &shape, body.as_bytes());
+    io.flush().await
+}
+
+enum BodyRead {
+    Ok(Vec<u8>),
+    Bad,
+    TooLarge,
+    Eof,
+}
+
+/// Consumes the request body; keeps it only when `keep` (echo, LLM).
+async fn read_body(
+    io: &mut Io,
+    framing: Framing,
+    keep: bool,
+    max: usize,
+    expect_continue: bool,
+) -> io::Result<BodyRead> {
+    let mut body = Vec::new();
+    let mut continued = false;
+    match framing {
+        Framing::None | Framing::UntilClose => {}
+        Framing::Length(n) => {
+            if keep && n > max as u64 {
+                return Ok(BodyRead::TooLarge);
+            }
+            let mut left = n;
+            loop {
+                let take = (io.unparsed().len() as u64).min(left) as usize;
+                if keep {
+                    body.extend_from_slice(&io.inb[io.pos..io.pos + take]);
+                }
+                io.pos += take;
+                left -= take as u64;
+                if left == 0 {
+                    break;
+                }
+                if expect_continue && !continued {
+                    continued = true;
+                    io.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    io.flush().await?;
+                }
+                if io.fill().await? == 0 {
+                    return Ok(BodyRead::Eof);
+                }
+            }
+        }
+        Framing::Chunked => {
+            let mut dec = ChunkedDecoder::new();
+            loop {
+                let mut over = false;
+                let res = dec.feed(&io.inb[io.pos..], |d| {
+                    if keep {
+                        if body.len() + d.len() > max {
+                            over = true;
+                        } else {
+                            body.extend_from_slice(d);
+                        }
+                    }
+                });
+                match res {
+                    Ok(n) => io.pos += n,
+                    Err(_) => return Ok(BodyRead::Bad),
+                }
+                if over {
+                    return Ok(BodyRead::TooLarge);
+                }
+                if dec.is_done() {
+                    break;
+                }
+                if expect_continue && !continued {
+                    continued = true;
+                    io.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    io.flush().await?;
+                }
+                if io.fill().await? == 0 {
+                    return Ok(BodyRead::Eof);
+                }
+            }
+        }
+    }
+    Ok(BodyRead::Ok(body))
+}

@@ -1,0 +1,137 @@
+//! The mock's counters: one cache-line-padded slot per worker thread, written only by its
+//! owner (plain load/store, no read-modify-write across cores), summed when
+//! `GET /__mock/stats` is served.
+//!
+//! Definitions (the gateway's end-to-end tests rely on them):
+//! - `connections`: accepted connections, except those whose first request was a stats
+//!   request (so polling the stats endpoint does not disturb the count).
+//! - `requests`: requests whose head was parsed, except stats requests.
+//! - `active_connections`: connections open now (stats connections included).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+#[derive(Default)]
+#[repr(align(128))]
+struct Slot {
+    connections: AtomicU64,
+    requests: AtomicU64,
+    opened: AtomicU64,
+    closed: AtomicU64,
+}
+
+/// All threads' slots.
+pub struct Stats {
+    slots: Vec<Slot>,
+}
+
+/// A snapshot of the totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Totals {
+    /// See the module doc.
+    pub connections: u64,
+    /// See the module doc.
+    pub requests: u64,
+    /// See the module doc.
+    pub active_connections: u64,
+}
+
+impl Stats {
+    /// Slots for `threads` workers.
+    pub fn new(threads: usize) -> Arc<Self> {
+        Arc::new(Self {
+            slots: (0..threads.max(1)).map(|_| Slot::default()).collect(),
+        })
+    }
+
+    fn bump(c: &AtomicU64, by: i64) {
+        // Only the owning thread writes its slot, so load+store cannot lose an update.
+        c.store(c.load(Relaxed).wrapping_add_signed(by), Relaxed);
+    }
+
+    /// A connection was accepted on worker `t`.
+    pub fn connection_opened(&self, t: usize) {
+        let s = &self.slots[t];
+        Self::bump(&s.connections, 1);
+        Self::bump(&s.opened, 1);
+    }
+
+    /// A connection on worker `t` closed.
+    pub fn connection_closed(&self, t: usize) {
+        Self::bump(&self.slots[t].closed, 1);
+    }
+
+    /// The connection's first request was a stats request: do not count the connection.
+    pub fn uncount_connection(&self, t: usize) {
+        Self::bump(&self.slots[t].connections, -1);
+    }
+
+    /// A (non-stats) request head was parsed on worker `t`.
+    pub fn request(&self, t: usize) {
+        Self::bump(&self.slots[t].requests, 1);
+    }
+
+    /// Per-thread and total figures.
+    pub fn snapshot(&self) -> (Totals, Vec<Totals>) {
+        let per: Vec<Totals> = self
+            .slots
+            .iter()
+            .map(|s| Totals {
+                connections: s.connections.load(Relaxed),
+                requests: s.requests.load(Relaxed),
+                active_connections: s
+                    .opened
+                    .load(Relaxed)
+                    .saturating_sub(s.closed.load(Relaxed)),
+            })
+            .collect();
+        let total = per.iter().fold(Totals::default(), |a, p| Totals {
+            connections: a.connections + p.connections,
+            requests: a.requests + p.requests,
+            active_connections: a.active_connections + p.active_connections,
+        });
+        (total, per)
+    }
+
+    /// The JSON body of `GET /__mock/stats`.
+    pub fn to_json(&self, driver: &str) -> Vec<u8> {
+        let (total, per) = self.snapshot();
+        let v = serde_json::json!({
+            "connections": total.connections,
+            "requests": total.requests,
+            "active_connections": total.active_connections,
+            "threads": per.len(),
+            "driver": driver,
+            "per_thread": per,
+        });
+        v.to_string().into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_add_up() {
+        let s = Stats::new(2);
+        s.connection_opened(0);
+        s.connection_opened(1);
+        s.uncount_connection(1);
+        s.request(0);
+        s.request(0);
+        s.connection_closed(0);
+        let (t, per) = s.snapshot();
+        assert_eq!(
+            t,
+            Totals {
+                connections: 1,
+                requests: 2,
+                active_connections: 1
+            }
+        );
+        assert_eq!(per.len(), 2);
+        let v: serde_json::Value = serde_json::from_slice(&s.to_json("epoll")).unwrap();
+        assert_eq!(v["requests"], 2);
+    }
+}
