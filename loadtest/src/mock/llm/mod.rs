@@ -12,6 +12,9 @@ pub mod openai;
 pub mod stream;
 pub mod text;
 
+#[cfg(test)]
+mod tests;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
@@ -273,7 +276,8 @@ fn finish(
     }
 }
 
-fn make_gen(ep: Endpoint, req: &Value, default_tokens: u32) -> Gen {
+/// Reads what an answer is made from out of the request JSON.
+pub fn make_gen(ep: Endpoint, req: &Value, default_tokens: u32) -> Gen {
     let max = ["max_completion_tokens", "max_tokens"]
         .iter()
         .find_map(|k| req.get(*k).and_then(Value::as_u64))

@@ -122,7 +122,12 @@ pub async fn run(_w: &Rc<Worker>, io: &mut Io, mut job: StreamJob) -> io::Result
                     encode_chunk(&mut io.out, job.error_event.as_bytes());
                     io.out.extend_from_slice(LAST_CHUNK);
                     write(io, drip).await?;
-                    return Ok(After::Close);
+                    // The body ended cleanly, so the connection stays usable.
+                    return Ok(if close {
+                        After::Close
+                    } else {
+                        After::KeepAlive
+                    });
                 }
                 _ => {}
             }
