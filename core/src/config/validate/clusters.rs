@@ -10,6 +10,9 @@ use crate::config::{Cluster, HealthCheck, LbPolicy, PassiveHealth, Pool, Retry};
 
 /// Most retries after the first attempt; beyond it a retry storm is a config bug.
 const MAX_RETRY_ATTEMPTS: u32 = 10;
+/// Largest endpoint weight. Weights are relative, and the consistent-hash ring holds a
+/// fixed number of points per unit of weight, so an unbounded weight is unbounded memory.
+const MAX_WEIGHT: u32 = 1000;
 
 pub(super) fn check(issues: &mut Issues, clusters: &[Cluster]) {
     let root = KeyPath::root().key("clusters");
@@ -70,7 +73,6 @@ fn check_endpoints(issues: &mut Issues, cluster: &Cluster, path: &KeyPath, label
         );
     }
     let mut seen: HashMap<&str, usize> = HashMap::new();
-    let mut total_weight: u64 = 0;
     for (j, endpoint) in cluster.endpoints.iter().enumerate() {
         let at = endpoints_path.index(j);
         let address = endpoint.address();
@@ -85,19 +87,16 @@ fn check_endpoints(issues: &mut Issues, cluster: &Cluster, path: &KeyPath, label
                 ),
             );
         }
-        if endpoint.weight() == 0 {
+        if !(1..=MAX_WEIGHT).contains(&endpoint.weight()) {
             issues.at(
                 &at,
-                format!("{label}endpoint {address:?}: weight must be at least 1"),
+                format!(
+                    "{label}endpoint {address:?}: weight must be from 1 to {MAX_WEIGHT} (weights \
+                     are relative); got {}",
+                    endpoint.weight()
+                ),
             );
         }
-        total_weight += u64::from(endpoint.weight());
-    }
-    if total_weight > u64::from(u32::MAX) {
-        issues.at(
-            &endpoints_path,
-            format!("{label}the weights add up to more than {}", u32::MAX),
-        );
     }
 }
 

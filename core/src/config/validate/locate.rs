@@ -105,12 +105,16 @@ enum Node<'a> {
     Value(&'a Value),
 }
 
+/// A node reached from its parent, with the spans of its value and of its key (if keyed).
+struct Child<'a> {
+    node: Node<'a>,
+    value_span: Option<Range<usize>>,
+    key_span: Option<Range<usize>>,
+}
+
 impl<'a> Node<'a> {
-    /// The child at `segment`, with the span of its value and of its key (if keyed).
-    fn child(
-        self,
-        segment: &Segment,
-    ) -> Option<(Node<'a>, Option<Range<usize>>, Option<Range<usize>>)> {
+    /// The child at `segment`, if the text has one.
+    fn child(self, segment: &Segment) -> Option<Child<'a>> {
         match segment {
             Segment::Key(k) => {
                 let (key, item) = match self {
@@ -118,79 +122,51 @@ impl<'a> Node<'a> {
                     Node::Table(table) => table.get_key_value(k)?,
                     Node::Value(value) => value.as_inline_table()?.get_key_value(k)?,
                 };
-                Some((Node::Item(item), item.span(), key.span()))
+                Some(Child {
+                    node: Node::Item(item),
+                    value_span: item.span(),
+                    key_span: key.span(),
+                })
             }
             Segment::Index(n) => match self {
                 Node::Item(Item::ArrayOfTables(tables)) => {
                     let table = tables.get(*n)?;
-                    Some((Node::Table(table), table.span(), None))
+                    Some(Child {
+                        node: Node::Table(table),
+                        value_span: table.span(),
+                        key_span: None,
+                    })
                 }
                 Node::Item(Item::Value(Value::Array(array))) | Node::Value(Value::Array(array)) => {
                     let value = array.get(*n)?;
-                    Some((Node::Value(value), value.span(), None))
+                    Some(Child {
+                        node: Node::Value(value),
+                        value_span: value.span(),
+                        key_span: None,
+                    })
                 }
                 _ => None,
             },
         }
     }
 
-    /// Children with the segment that reaches them, for the reverse search.
-    fn children(
-        self,
-    ) -> Vec<(
-        Segment,
-        Node<'a>,
-        Option<Range<usize>>,
-        Option<Range<usize>>,
-    )> {
-        let keyed = |pairs: Vec<(&'a toml_edit::Key, &'a Item)>| {
-            pairs
-                .into_iter()
-                .map(|(k, item)| {
-                    (
-                        Segment::Key(k.get().to_owned()),
-                        Node::Item(item),
-                        item.span(),
-                        k.span(),
-                    )
-                })
-                .collect::<Vec<_>>()
+    /// The segments that lead to this node's children, in file order.
+    fn segments(self) -> Vec<Segment> {
+        let keys = |t: &dyn toml_edit::TableLike| -> Vec<Segment> {
+            t.iter().map(|(k, _)| Segment::Key(k.to_owned())).collect()
         };
         match self {
-            Node::Item(Item::ArrayOfTables(tables)) => tables
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (Segment::Index(i), Node::Table(t), t.span(), None))
-                .collect(),
-            Node::Item(Item::Value(Value::Array(array))) | Node::Value(Value::Array(array)) => {
-                array
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| (Segment::Index(i), Node::Value(v), v.span(), None))
-                    .collect()
+            Node::Item(Item::ArrayOfTables(tables)) => {
+                (0..tables.len()).map(Segment::Index).collect()
             }
-            Node::Item(item) => match item.as_table_like() {
-                Some(t) => keyed(t.iter_keys_items()),
-                None => Vec::new(),
-            },
-            Node::Table(t) => keyed(t.iter_keys_items()),
-            Node::Value(Value::InlineTable(t)) => keyed(t.iter_keys_items()),
+            Node::Item(Item::Value(Value::Array(array))) | Node::Value(Value::Array(array)) => {
+                (0..array.len()).map(Segment::Index).collect()
+            }
+            Node::Item(item) => item.as_table_like().map(keys).unwrap_or_default(),
+            Node::Table(table) => keys(table),
+            Node::Value(Value::InlineTable(table)) => keys(table),
             Node::Value(_) => Vec::new(),
         }
-    }
-}
-
-/// `iter()` on toml_edit's table types yields `&str` keys without spans; this yields the
-/// `Key`s themselves.
-trait KeysItems<'a> {
-    fn iter_keys_items(self) -> Vec<(&'a toml_edit::Key, &'a Item)>;
-}
-
-impl<'a, T: toml_edit::TableLike + ?Sized> KeysItems<'a> for &'a T {
-    fn iter_keys_items(self) -> Vec<(&'a toml_edit::Key, &'a Item)> {
-        self.iter()
-            .filter_map(|(k, _)| self.get_key_value(k))
-            .collect()
     }
 }
 
@@ -202,16 +178,16 @@ pub fn span_of(doc: &Document<&str>, path: &KeyPath, at: At) -> Option<Range<usi
     let mut best = None;
     let last = path.0.len().saturating_sub(1);
     for (i, segment) in path.0.iter().enumerate() {
-        let Some((child, value_span, key_span)) = node.child(segment) else {
+        let Some(child) = node.child(segment) else {
             break;
         };
         let span = if i == last && at == At::Key {
-            key_span.or(value_span)
+            child.key_span.or(child.value_span)
         } else {
-            value_span.or(key_span)
+            child.value_span.or(child.key_span)
         };
         best = span.or(best);
-        node = child;
+        node = child.node;
     }
     best
 }
@@ -223,12 +199,16 @@ pub fn path_at(doc: &Document<&str>, offset: usize) -> KeyPath {
             .is_some_and(|s| s.contains(&offset) || (s.is_empty() && s.start == offset))
     }
     fn search(node: Node<'_>, offset: usize, path: &mut Vec<Segment>, best: &mut Vec<Segment>) {
-        for (segment, child, value_span, key_span) in node.children() {
+        for segment in node.segments() {
+            let Some(child) = node.child(&segment) else {
+                continue;
+            };
             path.push(segment);
-            if (holds(&value_span, offset) || holds(&key_span, offset)) && path.len() > best.len() {
+            let here = holds(&child.value_span, offset) || holds(&child.key_span, offset);
+            if here && path.len() > best.len() {
                 *best = path.clone();
             }
-            search(child, offset, path, best);
+            search(child.node, offset, path, best);
             path.pop();
         }
     }

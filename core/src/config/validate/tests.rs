@@ -153,7 +153,8 @@ fn clusters() {
         ("[[clusters]]\nname = \"a\"\nendpoints = [\"http://a:80\"]\n".into(), "has a scheme", Some(3)),
         ("[[clusters]]\nname = \"a\"\nendpoints = [\"a_b..c:80\"]\n".into(), "empty label", Some(3)),
         ("[[clusters]]\nname = \"a\"\nendpoints = [\"a\"]\n".into(), "endpoint \"a\" has no port", Some(3)),
-        ("[[clusters]]\nname = \"a\"\nendpoints = [{ address = \"a:1\", weight = 0 }]\n".into(), "weight must be at least 1", Some(3)),
+        ("[[clusters]]\nname = \"a\"\nendpoints = [{ address = \"a:1\", weight = 0 }]\n".into(), "weight must be from 1 to 1000", Some(3)),
+        ("[[clusters]]\nname = \"a\"\nendpoints = [\"b:1\", { address = \"a:1\", weight = 5000 }]\n".into(), "clusters[0].endpoints[1]: cluster \"a\": endpoint \"a:1\": weight must be from 1 to 1000 (weights are relative); got 5000", Some(3)),
         ("[[clusters]]\nname = \"a\"\nendpoints = [\"a:1\", \"b:1\", \"a:1\"]\n".into(), "clusters[0].endpoints[2]: cluster \"a\": endpoint \"a:1\" is listed twice", Some(3)),
         (format!("{CLUSTER}[[clusters]]\nname = \"a\"\nendpoints = [\"b:1\"]\n"), "clusters[1].name: cluster \"a\": the name is already used by cluster 1", Some(5)),
         ("[[clusters]]\nname = \"\"\nendpoints = [\"b:1\"]\n".into(), "cluster 1: the name is empty", Some(2)),
@@ -521,5 +522,17 @@ fn replacement_references() {
             check_replacement(&re, bad).is_err(),
             "{bad} should be refused"
         );
+    }
+}
+
+/// `tollgate check` prints the resolved config; that output must load to the same config.
+#[test]
+fn the_resolved_config_round_trips() {
+    for (origin, text) in [("example.toml", EXAMPLE), ("<embedded>", EMBEDDED_DEFAULT)] {
+        let config = parse_and_validate(text, origin).unwrap_or_else(|e| panic!("{e}"));
+        let printed = toml::to_string(&config).unwrap();
+        let again =
+            parse_and_validate(&printed, "printed").unwrap_or_else(|e| panic!("{e}\n{printed}"));
+        assert_eq!(toml::to_string(&again).unwrap(), printed, "{origin}");
     }
 }
