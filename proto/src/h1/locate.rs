@@ -31,7 +31,10 @@ pub(crate) fn leading_empty_lines(buf: &[u8]) -> Result<usize, H1Error> {
 /// The head ends at the first LF followed by an empty line, CRLF or LF, so looking for
 /// `\n\r\n` and `\n\n` covers CRLF, LF-only and mixed line ends.
 pub(crate) fn has_head_end(buf: &[u8]) -> bool {
-    memmem::find(buf, b"\n\r\n").is_some() || memmem::find(buf, b"\n\n").is_some()
+    // The usual read: one whole request, nothing after it.
+    buf.ends_with(b"\n\r\n")
+        || memmem::find(buf, b"\n\r\n").is_some()
+        || memmem::find(buf, b"\n\n").is_some()
 }
 
 /// The limits that apply while the head is incomplete: a first line with no LF within

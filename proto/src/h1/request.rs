@@ -155,8 +155,11 @@ impl RequestHead {
         if content_len(head, line_end) > limits.max_request_line {
             return Err(H1Error::RequestLineTooLong);
         }
-        // httparse lets obs-text (0x80..=0xFF) through in the target; RFC 9112 §3.2 does not.
-        if !target.bytes().all(is_target_byte) {
+        // httparse lets obs-text (0x80..=0xFF) through in the target; RFC 9112 §3.2 does
+        // not. httparse already refused CTL, SP and DEL, so the high bit is all that is
+        // left to check (`is_ascii` does it a word at a time).
+        debug_assert!(!target.bytes().any(|b| b < 0x80 && !is_target_byte(b)));
+        if !target.is_ascii() {
             return Err(H1Error::InvalidTarget);
         }
         self.method_span = span_in(head, method.as_bytes());

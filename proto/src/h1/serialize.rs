@@ -113,26 +113,31 @@ pub fn write_request_head(
     );
     let client_ip = fwd.client_ip.filter(|ip| is_field_value(ip.as_bytes()));
     let rewrite_xff = fwd.x_forwarded_for && client_ip.is_some();
+    // Whether a kept X-Forwarded-For or Via exists, so the combined fields only walk
+    // the fields again when there is something to combine.
+    let (mut has_xff, mut has_via) = (false, false);
     copy_kept_lines(
         buf,
         &head.headers,
         |h| match filter.keep(h) {
             None => false,
-            Some(FieldName::XForwardedFor) => !rewrite_xff,
+            Some(FieldName::XForwardedFor) => {
+                has_xff = true;
+                !rewrite_xff
+            }
             Some(FieldName::XForwardedProto) => fwd.x_forwarded_proto.is_none(),
-            Some(FieldName::Via) => fwd.via.is_none(),
+            Some(FieldName::Via) => {
+                has_via = true;
+                fwd.via.is_none()
+            }
             Some(_) => true,
         },
         out,
     );
     write_edits(edits, out);
     if let (true, Some(ip)) = (rewrite_xff, client_ip) {
-        filter.write_combined(
-            FieldName::XForwardedFor,
-            b"X-Forwarded-For",
-            ip.as_bytes(),
-            out,
-        );
+        let kind = has_xff.then_some(FieldName::XForwardedFor);
+        filter.write_combined(kind, b"X-Forwarded-For", ip.as_bytes(), out);
     }
     if let Some(proto) = fwd.x_forwarded_proto {
         if is_writable_field(b"X-Forwarded-Proto", proto.as_bytes()) {
@@ -148,7 +153,8 @@ pub fn write_request_head(
         );
     }
     if let Some(via) = fwd.via.filter(|v| is_field_value(v.as_bytes())) {
-        filter.write_combined(FieldName::Via, b"Via", via.as_bytes(), out);
+        let kind = has_via.then_some(FieldName::Via);
+        filter.write_combined(kind, b"Via", via.as_bytes(), out);
     }
     if fwd.upgrade {
         out.extend_from_slice(b"Connection: upgrade\r\n");
@@ -179,20 +185,25 @@ pub fn write_response_head(
         edits,
         fwd.upgrade,
     );
+    let mut has_via = false;
     copy_kept_lines(
         buf,
         &head.headers,
         |h| match filter.keep(h) {
             None => false,
             Some(FieldName::ContentLength | FieldName::TransferEncoding) => !fwd.strip_framing,
-            Some(FieldName::Via) => fwd.via.is_none(),
+            Some(FieldName::Via) => {
+                has_via = true;
+                fwd.via.is_none()
+            }
             Some(_) => true,
         },
         out,
     );
     write_edits(edits, out);
     if let Some(via) = fwd.via.filter(|v| is_field_value(v.as_bytes())) {
-        filter.write_combined(FieldName::Via, b"Via", via.as_bytes(), out);
+        let kind = has_via.then_some(FieldName::Via);
+        filter.write_combined(kind, b"Via", via.as_bytes(), out);
     }
     if fwd.close {
         out.extend_from_slice(b"Connection: close\r\n");
@@ -286,23 +297,31 @@ impl<'a> FieldFilter<'a> {
         Some(kind)
     }
 
-    /// Writes one `name` field: the values of the kept fields of `kind`, then `last`,
-    /// joined with ", " (X-Forwarded-For and Via grow by one element per hop).
-    fn write_combined(&self, kind: FieldName, name: &[u8], last: &[u8], out: &mut Vec<u8>) {
+    /// Writes one `name` field: the values of the kept fields of `existing` (if any
+    /// exist), then `last`, joined with ", " (X-Forwarded-For and Via grow by one
+    /// element per hop).
+    fn write_combined(
+        &self,
+        existing: Option<FieldName>,
+        name: &[u8],
+        last: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
-        for h in self.headers {
-            let value = span_bytes(self.buf, h.value);
-            if !value.is_empty() && self.keep(h) == Some(kind) {
-                out.extend_from_slice(value);
-                out.extend_from_slice(b", ");
+        if let Some(kind) = existing {
+            for h in self.headers {
+                let value = span_bytes(self.buf, h.value);
+                if !value.is_empty() && self.keep(h) == Some(kind) {
+                    out.extend_from_slice(value);
+                    out.extend_from_slice(b", ");
+                }
             }
         }
         out.extend_from_slice(last);
         out.extend_from_slice(b"\r\n");
     }
 }
-
 /// Appends `Forwarded: for=...;proto=...;host=...` (RFC 7239) with the pairs that are
 /// known; nothing when none is.
 fn write_forwarded(
