@@ -6,6 +6,7 @@
 //! The walk is a diagnosis, not a second parser: whatever it cannot name is
 //! [`H1Error::Malformed`], still a refusal.
 
+use super::locate::head_end;
 use super::syntax::{is_field_value_byte, is_ows, is_target_byte, is_tchar, is_token};
 use super::H1Error;
 
@@ -16,9 +17,11 @@ pub(crate) enum StartLine {
     Response,
 }
 
-/// Diagnoses why httparse refused `head` (the bytes from the start line on, up to the
-/// end of the head when it is known).
-pub(crate) fn classify(head: &[u8], kind: StartLine) -> H1Error {
+/// Diagnoses why httparse refused the head at the front of `buf` (which starts at the
+/// start line).
+pub(crate) fn classify(buf: &[u8], kind: StartLine) -> H1Error {
+    // Only the head is judged: what follows it (a body) may hold any bytes.
+    let head = &buf[..head_end(buf).unwrap_or(buf.len())];
     if has_bare_cr(head) {
         return H1Error::BareCr;
     }

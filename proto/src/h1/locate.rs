@@ -37,6 +37,23 @@ pub(crate) fn has_head_end(buf: &[u8]) -> bool {
         || memmem::find(buf, b"\n\n").is_some()
 }
 
+/// Where the head in `buf` ends (just past its blank line), if it does. For the error
+/// path: the hot path only needs [`has_head_end`].
+pub(crate) fn head_end(buf: &[u8]) -> Option<usize> {
+    let crlf = memmem::find(buf, b"\n\r\n").map(|i| i + 3);
+    let lf = memmem::find(buf, b"\n\n").map(|i| i + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The largest head a [`Span`] can index. `HeadLimits` far below it in practice; this
+/// keeps a misconfigured limit from producing spans that wrap around.
+pub(crate) fn max_head_bytes(limits: &HeadLimits) -> usize {
+    limits.max_head_bytes.min(u32::MAX as usize)
+}
+
 /// The limits that apply while the head is incomplete: a first line with no LF within
 /// `max_request_line` bytes (414 for requests) and a buffer over `max_head_bytes` (431).
 /// `start` is where the start line begins in `buf`.
@@ -57,7 +74,7 @@ pub(crate) fn check_partial_limits(
             return Err(H1Error::RequestLineTooLong);
         }
     }
-    if buf.len() > limits.max_head_bytes {
+    if buf.len() > max_head_bytes(limits) {
         return Err(H1Error::HeadTooLarge);
     }
     Ok(())

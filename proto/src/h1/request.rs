@@ -8,7 +8,7 @@ use super::classify::{classify, StartLine};
 use super::fields::analyse;
 use super::locate::{
     check_partial_limits, content_len, fill_header_spans, has_head_end, leading_empty_lines,
-    span_in,
+    max_head_bytes, span_in,
 };
 use super::syntax::is_target_byte;
 use super::{BodyFraming, ConnectionInfo, H1Error, HeadLimits, HeaderSpan, Span, Status, Version};
@@ -120,7 +120,7 @@ impl RequestHead {
                 return Ok(Status::Partial);
             }
         };
-        if lead + head_len > limits.max_head_bytes {
+        if lead + head_len > max_head_bytes(limits) {
             return Err(H1Error::HeadTooLarge);
         }
         let _ = buf.split_to(lead);

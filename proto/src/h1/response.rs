@@ -9,6 +9,7 @@ use super::classify::{classify, StartLine};
 use super::fields::analyse;
 use super::locate::{
     check_partial_limits, content_len, fill_header_spans, has_head_end, leading_empty_lines,
+    max_head_bytes,
 };
 use super::{ConnectionInfo, H1Error, HeadLimits, HeaderSpan, Method, Span, Status, Version};
 
@@ -76,7 +77,7 @@ impl ResponseHead {
             check_partial_limits(buf, 0, limits, false)?;
             return Ok(Status::Partial);
         };
-        if head_len > limits.max_head_bytes {
+        if head_len > max_head_bytes(limits) {
             return Err(H1Error::HeadTooLarge);
         }
         self.buf = buf.split_to(head_len).freeze();

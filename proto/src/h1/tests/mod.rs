@@ -7,6 +7,7 @@ mod request_parse;
 mod request_rules;
 mod response_rules;
 mod serialize;
+mod smuggling;
 
 use bytes::BytesMut;
 

@@ -50,6 +50,7 @@ const RULES: &[(&str, &[u8], Want)] = &[
     ("bare CR ending a line", b"GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", Fail(BareCr, 400)),
     ("bare CR in the request line", b"GET /\r HTTP/1.1\r\nHost: a\r\n\r\n", Fail(BareCr, 400)),
     ("bare CR before the request", b"\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", Fail(BareCr, 400)),
+    ("bare CR in the body is not the head's", b"GET / HTTP/1.1\r\nHost: a\r\nX y: 1\r\n\r\n\r\rbody", Fail(InvalidHeaderName, 400)),
     ("space before the colon", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n", Fail(InvalidHeaderName, 400)),
     ("tab before the colon", b"GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", Fail(InvalidHeaderName, 400)),
     ("obs-fold", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", Fail(ObsFold, 400)),
