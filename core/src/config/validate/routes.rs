@@ -13,7 +13,7 @@ use tollgate_filters::{MatchConfig, RouteConfig};
 use super::locate::KeyPath;
 use super::syntax::{
     check_field_value, check_host_pattern, check_name, check_origin, check_path, check_replacement,
-    check_token, is_managed_header, list_names, regex_error,
+    check_target_chars, check_token, is_managed_header, list_names, regex_error,
 };
 use super::Issues;
 use crate::config::Cluster;
@@ -152,7 +152,8 @@ fn check_match(issues: &mut Issues, m: &mut MatchConfig, path: &KeyPath, label: 
         }
     }
     for (key, value) in [("path", &m.path), ("path_prefix", &m.path_prefix)] {
-        if let Some(p) = value {
+        // `path = "*"` matches the asterisk-form target of `OPTIONS *` (RFC 9112 §3.2.4).
+        if let Some(p) = value.as_ref().filter(|p| !(key == "path" && *p == "*")) {
             if let Err(e) = check_path(p) {
                 issues.at(&path.key(key), format!("{label}match.{key} {e}"));
             }
@@ -221,19 +222,9 @@ fn check_rewrite(
                          has no match.path_prefix"
                     ),
                 ),
-                Some(matched) => {
-                    if prefix.is_empty() && matched.ends_with('/') {
-                        issues.at(
-                            &path.key("prefix"),
-                            format!(
-                                "{label}rewriting {matched:?} to \"\" leaves paths without a leading \
-                                 '/'; use \"/\""
-                            ),
-                        );
-                    } else if !prefix.is_empty() {
-                        if let Err(e) = check_path(prefix) {
-                            issues.at(&path.key("prefix"), format!("{label}rewrite.prefix {e}"));
-                        }
+                Some(_) => {
+                    if let Err(e) = check_target_chars(prefix) {
+                        issues.at(&path.key("prefix"), format!("{label}rewrite.prefix {e}"));
                     }
                 }
             }
@@ -251,7 +242,10 @@ fn check_rewrite(
                     ),
                 ),
                 Some(replacement) => {
-                    if let Err(e) = check_replacement(&regex, replacement) {
+                    let checked = check_target_chars(replacement)
+                        .map_err(|e| format!("replacement {e}"))
+                        .and_then(|()| check_replacement(&regex, replacement));
+                    if let Err(e) = checked {
                         issues.at(&path.key("replacement"), format!("{label}rewrite.{e}"));
                     }
                 }

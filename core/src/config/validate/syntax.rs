@@ -179,10 +179,11 @@ pub fn is_managed_header(name: &str) -> bool {
     MANAGED.iter().any(|m| m.eq_ignore_ascii_case(name))
 }
 
-/// A route's host pattern: an exact host, `*.suffix`, or a bracketed IPv6 literal; no port.
+/// A route's host pattern: an exact host, `*.suffix`, `*` (any host, as leaving it out),
+/// or a bracketed IPv6 literal; no port.
 pub fn check_host_pattern(pattern: &str) -> Result<(), String> {
     if pattern == "*" {
-        return Err("\"*\" matches every host; leave match.host out instead".into());
+        return Ok(());
     }
     if let Some(v6) = pattern.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
         return v6
@@ -227,16 +228,35 @@ pub fn check_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A CORS origin as browsers send it (Fetch §3.2.1 serialisation): `"*"`, or
-/// `scheme://host[:port]` in lowercase with no path.
+/// Text spliced into a request-target by a rewrite: no whitespace, controls, `?` or `#`
+/// (the query string is kept as it came, and a fragment is never sent).
+pub fn check_target_chars(text: &str) -> Result<(), String> {
+    if let Some(b) = text.bytes().find(|&b| b <= b' ' || b == 0x7f) {
+        return Err(format!(
+            "{text:?} contains {}; percent-encode it",
+            describe_byte(b)
+        ));
+    }
+    if text.contains('?') || text.contains('#') {
+        return Err(format!(
+            "{text:?} contains '?' or '#'; a rewrite changes the path and keeps the query as it came"
+        ));
+    }
+    Ok(())
+}
+
+/// A CORS origin as browsers send it (Fetch §3.2.1 serialisation): `"*"`, `"null"`, or
+/// `scheme://host[:port]` with no path. The CORS filter compares origins case-insensitively
+/// and drops one trailing `/`, so those are accepted here too.
 pub fn check_origin(origin: &str) -> Result<(), String> {
-    if origin == "*" {
+    if origin == "*" || origin == "null" {
         return Ok(());
     }
     let shape = "an origin is \"*\" or scheme://host[:port], e.g. \"https://app.example.com\"";
     let Some((scheme, rest)) = origin.split_once("://") else {
         return Err(format!("{origin:?}: {shape}"));
     };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
     let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
         && scheme
             .bytes()
@@ -248,14 +268,8 @@ pub fn check_origin(origin: &str) -> Result<(), String> {
     }
     if rest.contains('/') {
         return Err(format!(
-            "{origin:?}: an origin has no path, not even a trailing '/'; browsers send {:?}",
+            "{origin:?}: an origin has no path; browsers send {:?}",
             format!("{scheme}://{}", rest.split('/').next().unwrap_or(""))
-        ));
-    }
-    if origin.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Err(format!(
-            "{origin:?}: browsers send origins in lowercase; write {:?}",
-            origin.to_ascii_lowercase()
         ));
     }
     let (host, port) = match rest.strip_prefix('[') {
