@@ -97,11 +97,12 @@ impl State {
         )
     }
 
-    fn in_trailer(self) -> bool {
+    /// States that read trailer field lines (the final blank line is not counted).
+    fn in_trailer_field(self) -> bool {
         use State::*;
         matches!(
             self,
-            TrailerLineStart | TrailerName | TrailerValue | TrailerLf | FinalLf
+            TrailerLineStart | TrailerName | TrailerValue | TrailerLf
         )
     }
 }
@@ -122,7 +123,8 @@ pub struct ChunkedScanner {
 
 impl ChunkedScanner {
     /// `max_line`: the longest chunk-size line (size plus extensions) accepted.
-    /// `max_trailer_bytes`: the largest trailer section accepted.
+    /// `max_trailer_bytes`: the largest trailer section accepted, in bytes of field lines
+    /// (the blank line that ends the body is not counted, so 0 allows no trailers).
     pub fn new(max_line: usize, max_trailer_bytes: usize) -> ChunkedScanner {
         ChunkedScanner {
             max_line,
@@ -213,7 +215,7 @@ impl ChunkedScanner {
             if self.line_len > self.max_line.saturating_add(1) {
                 return Err(H1Error::ChunkLineTooLong);
             }
-        } else if self.state.in_trailer() {
+        } else if self.state.in_trailer_field() && !(self.state == TrailerLineStart && b == b'\r') {
             self.trailer_len += 1;
             if self.trailer_len > self.max_trailer_bytes {
                 return Err(H1Error::ChunkLineTooLong);

@@ -293,6 +293,19 @@ fn errors_are_sticky_and_reset_clears_them() {
 }
 
 #[test]
+fn trailer_limit_counts_field_lines_only() {
+    let mut scanner = ChunkedScanner::new(MAX_LINE, 0);
+    assert!(scanner.scan(b"0\r\n\r\n").unwrap().done);
+    scanner.reset();
+    assert_eq!(scanner.scan(b"0\r\nX: y\r\n\r\n"), Err(ChunkLineTooLong));
+    // "X: y\r\n" is 6 bytes.
+    let mut scanner = ChunkedScanner::new(MAX_LINE, 6);
+    assert!(scanner.scan(b"0\r\nX: y\r\n\r\n").unwrap().done);
+    let mut scanner = ChunkedScanner::new(MAX_LINE, 5);
+    assert_eq!(scanner.scan(b"0\r\nX: y\r\n\r\n"), Err(ChunkLineTooLong));
+}
+
+#[test]
 fn decode_reports_one_run_per_call() {
     let input = b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
     let mut scanner = ChunkedScanner::new(MAX_LINE, MAX_TRAILER);
