@@ -99,6 +99,15 @@ where
     Ok(handles)
 }
 
+/// A CPU list as given on the command line (`0,2-3`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+/// Parses a CPU list for clap.
+pub fn cpu_list_arg(s: &str) -> Result<CpuList, String> {
+    parse_cpu_list(s).map(CpuList)
+}
+
 /// Parses a CPU list such as `0,2-3`.
 pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
     let mut out = Vec::new();

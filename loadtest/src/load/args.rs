@@ -32,8 +32,8 @@ pub struct LoadArgs {
     #[arg(long)]
     pub threads: Option<usize>,
     /// Pin workers to these CPUs, e.g. `0,1` or `2-3`.
-    #[arg(long, value_parser = runtime::parse_cpu_list)]
-    pub cpus: Option<Vec<usize>>,
+    #[arg(long, value_parser = runtime::cpu_list_arg)]
+    pub cpus: Option<runtime::CpuList>,
     /// Request method (default GET, or POST when a body is given).
     #[arg(short = 'm', long)]
     pub method: Option<String>,
@@ -251,6 +251,22 @@ mod tests {
             blocks,
             vec![b"line one\nline two".to_vec(), b"second".to_vec()]
         );
+    }
+
+    #[test]
+    fn command_line_is_consistent() {
+        use clap::CommandFactory;
+        LoadArgs::command().debug_assert();
+        let a = LoadArgs::parse_from([
+            "tollgate-load",
+            "--url",
+            "http://127.0.0.1:1/",
+            "-n",
+            "1",
+            "--cpus",
+            "0-1",
+        ]);
+        assert_eq!(a.cpus.unwrap().0, vec![0, 1]);
     }
 
     #[test]

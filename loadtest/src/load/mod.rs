@@ -39,7 +39,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<Report> {
     let (report, _merged) = execute(
         &cfg,
         driver,
-        args.cpus.as_deref().unwrap_or(&[]),
+        args.cpus.as_ref().map_or(&[][..], |c| &c.0),
         args.quiet,
     )?;
     print!("{}", report.to_text());

@@ -45,8 +45,8 @@ pub struct MockArgs {
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Pin workers to these CPUs, e.g. `0,1` or `2-3`.
-    #[arg(long, value_parser = runtime::parse_cpu_list)]
-    pub cpus: Option<Vec<usize>>,
+    #[arg(long, value_parser = runtime::cpu_list_arg)]
+    pub cpus: Option<runtime::CpuList>,
     /// Use epoll even where io_uring is available.
     #[arg(long)]
     pub epoll: bool,
@@ -250,7 +250,7 @@ pub fn run(args: MockArgs) -> anyhow::Result<()> {
         "mock",
         sockets,
         driver,
-        args.cpus.as_deref().unwrap_or(&[]),
+        args.cpus.as_ref().map_or(&[][..], |c| &c.0),
         move |i, sock| {
             let worker = Worker::new(cfg.clone(), i, stats.clone(), driver);
             listener::accept_loop(sock, worker)
@@ -269,4 +269,34 @@ pub fn run(args: MockArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_is_consistent() {
+        use clap::CommandFactory;
+        MockArgs::command().debug_assert();
+        let a = MockArgs::parse_from([
+            "tollgate-mock",
+            "--cpus",
+            "1",
+            "--delay-ms",
+            "1-5",
+            "--fault",
+            "hang",
+        ]);
+        assert_eq!(a.cpus.unwrap().0, vec![1]);
+        assert_eq!(
+            a.delay_ms,
+            DelaySpec {
+                min_ms: 1,
+                max_ms: 5
+            }
+        );
+        assert_eq!(a.fault, Some(Fault::Hang));
+        assert_eq!(a.models, vec!["mock-gpt", "mock-claude"]);
+    }
 }
