@@ -36,7 +36,10 @@ fn get_and_post_with_content_length_are_proxied() {
     assert_eq!(r.text(), "ok /hello?x=1");
 
     let body = "a=1&b=2";
-    let req = format!("POST /form HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let req = format!(
+        "POST /form HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     let r = exchange(&gw.addr(), req.as_bytes()).unwrap();
     assert_eq!(r.status, 200);
     let seen = up.requests();
@@ -59,7 +62,10 @@ fn chunked_bodies_stream_both_ways() {
     assert_eq!(r.header("transfer-encoding"), Some("chunked"));
     assert_eq!(r.text(), "first-hello world-last");
     let seen = up.requests();
-    assert!(seen[0].chunked, "the body is forwarded in its chunked framing");
+    assert!(
+        seen[0].chunked,
+        "the body is forwarded in its chunked framing"
+    );
     assert_eq!(seen[0].body, b"hello world");
 }
 
@@ -72,7 +78,10 @@ fn http10_client_gets_dechunked_close_delimited_body() {
     assert!(c.closed_within(Duration::from_secs(5)));
     let text = String::from_utf8_lossy(c.pending()).to_string();
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    assert!(!text.to_ascii_lowercase().contains("transfer-encoding"), "{text}");
+    assert!(
+        !text.to_ascii_lowercase().contains("transfer-encoding"),
+        "{text}"
+    );
     assert!(text.ends_with("\r\n\r\nabcdef"), "{text}");
 }
 
@@ -91,7 +100,11 @@ fn keep_alive_reuses_upstream_connections() {
         assert_eq!(get(&gw.addr(), &format!("/n{i}")).status, 200);
     }
     assert_eq!(up.request_count(), 30);
-    assert_eq!(up.connections(), 1, "30 sequential requests share one pooled upstream connection");
+    assert_eq!(
+        up.connections(),
+        1,
+        "30 sequential requests share one pooled upstream connection"
+    );
 }
 
 #[test]
@@ -100,7 +113,10 @@ fn pipelined_requests_are_answered_in_order() {
         // The first request is slow so a reordering proxy would answer /b first.
         let body = format!("ok {}", r.target).into_bytes();
         if r.target == "/a" {
-            Reply::Delay(Duration::from_millis(200), Box::new(Reply::Full(200, vec![], body)))
+            Reply::Delay(
+                Duration::from_millis(200),
+                Box::new(Reply::Full(200, vec![], body)),
+            )
         } else {
             Reply::Full(200, vec![], body)
         }
@@ -166,4 +182,18 @@ fn websocket_upgrade_is_tunnelled() {
     }
     assert_eq!(&got[..], b"ping-bytes");
     assert_eq!(up.requests()[0].header("upgrade"), Some("websocket"));
+}
+
+#[test]
+fn http10_request_without_host_gets_one_upstream() {
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(&up.addr.to_string(), ""));
+    let mut c = Conn::open(&gw.addr());
+    c.send(b"GET /old HTTP/1.0\r\n\r\n");
+    let r = c.read_response("GET").unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        up.requests()[0].header("host"),
+        Some(up.addr.to_string().as_str())
+    );
 }

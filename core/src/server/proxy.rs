@@ -9,8 +9,9 @@
 //! - a write failure with the body still in our buffer: the upstream closed before
 //!   reading, so nothing was processed;
 //! - any other failure before the response head (closed, time-out, a `retry.on_status`
-//!   status): only for idempotent requests without a body;
-//! and only while the cluster's retry budget allows.
+//!   status): only for idempotent requests without a body.
+//!
+//! Every retry also needs the cluster's retry budget to allow it.
 
 use std::time::{Duration, Instant};
 
@@ -104,6 +105,14 @@ pub async fn forward(
         via: fwd.via.then_some(cc.via),
         upgrade: c.head.conn.upgrade,
     };
+    // An HTTP/1.0 request may come without Host; it goes upstream as HTTP/1.1, which
+    // requires one (RFC 9112 §3.2), so name the cluster's first endpoint as nginx does.
+    if c.head.host.is_none() {
+        c.ctx
+            .request_edits
+            .set
+            .push((Bytes::from_static(b"host"), cluster.default_host.clone()));
+    }
     c.up_out.clear();
     write_request_head(&c.head, &c.ctx.request_edits, &rf, &mut c.up_out);
     let head_len = c.up_out.len();
@@ -347,7 +356,7 @@ async fn exchange(
             Err(_) => {
                 // A pooled connection the upstream closed while idle shows up here; for an
                 // idempotent request that is always worth another try.
-                if !(up.reused && !got_bytes) {
+                if !up.reused || got_bytes {
                     cluster.report_failure(ep, Instant::now());
                 }
                 return Err((ProxyError::UpstreamClosed, retry_if(idempotent)));

@@ -39,6 +39,8 @@ pub struct Pick {
 #[derive(Debug)]
 pub struct Cluster {
     pub name: String,
+    /// Host header for requests that came without one: the first endpoint's `host:port`.
+    pub default_host: bytes::Bytes,
     pub cfg: ClusterConfig,
     shared: Arc<ClusterShared>,
     eps: Vec<Endpoint>,
@@ -76,6 +78,13 @@ impl Cluster {
             .collect();
         Cluster {
             name: cfg.name.clone(),
+            default_host: bytes::Bytes::from(
+                shared
+                    .endpoints
+                    .first()
+                    .map(|e| e.spec.clone())
+                    .unwrap_or_default(),
+            ),
             balancer: Balancer::new(cfg.lb, cfg.hash_on.as_deref(), &weights, seed),
             pool: Pool::new(
                 shared.endpoints.len(),
