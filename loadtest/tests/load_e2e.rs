@@ -218,3 +218,55 @@ fn connection_refused_is_a_connect_error() {
     check_counts(&r);
     assert_eq!(r["errors"]["connect"], 3, "{r}");
 }
+
+#[test]
+fn h2c_streams_share_connections() {
+    let mock = Mock::start(&[]);
+    let (ok, err, r) = load(&[
+        "--url",
+        &mock.url("/"),
+        "--h2",
+        "--streams",
+        "8",
+        "-c",
+        "2",
+        "-n",
+        "400",
+        "--body",
+        "x",
+    ]);
+    assert!(ok, "{err}");
+    check_counts(&r);
+    assert_eq!(r["ok"], 400, "{r}");
+    assert_eq!(r["meta"]["protocol"], "h2c");
+    assert_eq!(r["connections_opened"], 2);
+    let stats = mock.stats();
+    assert_eq!(stats["requests"], 400);
+    assert_eq!(stats["connections"], 2);
+    let (ok, err, r) = load(&[
+        "--url",
+        &mock.url("/"),
+        "--h2",
+        "-c",
+        "1",
+        "-n",
+        "3",
+        "-H",
+        "x-mock-fault: reset-mid-stream",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(r["errors"]["reset"], 3, "{r}");
+    let (ok, err, r) = load(&[
+        "--url",
+        &mock.url("/"),
+        "--h2",
+        "-c",
+        "1",
+        "-n",
+        "2",
+        "-H",
+        "x-mock-fault: 503",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(r["errors"]["status_5xx"], 2, "{r}");
+}

@@ -73,6 +73,12 @@ pub struct LoadArgs {
     /// Use epoll even where io_uring is available.
     #[arg(long)]
     pub epoll: bool,
+    /// HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1.
+    #[arg(long)]
+    pub h2: bool,
+    /// HTTP/2: concurrent streams per connection.
+    #[arg(long, default_value_t = 1)]
+    pub streams: usize,
 }
 
 /// Parses `10s`, `500ms`, `2m`, `1h`, `1.5s` or a bare number of seconds.
@@ -122,6 +128,10 @@ pub struct RunConfig {
     pub method: String,
     /// The full request(s), preformatted.
     pub requests_bytes: Vec<Vec<u8>>,
+    /// HTTP/2 request template when `--h2`.
+    pub h2: Option<super::h2client::H2Template>,
+    /// HTTP/2 streams per connection.
+    pub streams: usize,
 }
 
 /// Reads bodies and checks the arguments.
@@ -168,6 +178,21 @@ pub fn check(a: &LoadArgs) -> Result<RunConfig, String> {
             .map(|b| super::request::format(&method, &target, &headers, Some(b)))
             .collect(),
     };
+    if a.streams == 0 || a.streams > 10_000 {
+        return Err("--streams must be between 1 and 10000".into());
+    }
+    let h2 = if a.h2 {
+        let t = super::h2client::H2Template::new(
+            &method,
+            &target.authority(),
+            &target.path,
+            &a.headers,
+            bodies.as_deref(),
+        )?;
+        Some(t)
+    } else {
+        None
+    };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = a.threads.unwrap_or(cpus).clamp(1, a.connections);
     Ok(RunConfig {
@@ -182,6 +207,8 @@ pub fn check(a: &LoadArgs) -> Result<RunConfig, String> {
         drain: a.drain,
         method,
         requests_bytes,
+        h2,
+        streams: a.streams,
     })
 }
 

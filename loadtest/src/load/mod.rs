@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod client;
+pub mod h2client;
 pub mod live;
 pub mod recorder;
 pub mod request;
@@ -77,6 +78,8 @@ pub fn execute(
         timeout: cfg.timeout,
         drain: cfg.drain,
         live: live.clone(),
+        h2: cfg.h2.clone(),
+        streams: cfg.streams,
     };
     let shares: Vec<Share> = (0..threads)
         .map(|i| Share {
@@ -128,6 +131,8 @@ pub fn execute(
         method: cfg.method.clone(),
         connections: cfg.connections,
         threads,
+        protocol: if cfg.h2.is_some() { "h2c" } else { "http/1.1" }.to_string(),
+        streams: if cfg.h2.is_some() { cfg.streams } else { 1 },
         driver: driver.name().to_string(),
         rate: cfg.rate,
         duration_limit_s: cfg.duration.map(|d| d.as_secs_f64()),

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::client::Client;
+use super::h2client::{H2Conn, H2Template};
 use super::live::LiveSlot;
 use super::recorder::{record_us, ErrorKind, Recorder};
 
@@ -49,6 +50,17 @@ pub struct Plan {
     pub drain: Duration,
     /// Live counters.
     pub live: Arc<Vec<LiveSlot>>,
+    /// HTTP/2: the request template (`None`: HTTP/1.1).
+    pub h2: Option<H2Template>,
+    /// HTTP/2: concurrent streams per connection.
+    pub streams: usize,
+}
+
+/// A task's way to the server: its own HTTP/1.1 connection, or a stream slot on a shared
+/// HTTP/2 connection.
+enum Conn {
+    H1(Client),
+    H2(Rc<H2Conn>),
 }
 
 struct Ctx {
@@ -59,6 +71,7 @@ struct Ctx {
     taken: Cell<u64>,
     rotate: Cell<usize>,
     tasks: Cell<usize>,
+    h2_conns: Vec<Rc<H2Conn>>,
 }
 
 impl Ctx {
@@ -71,10 +84,28 @@ impl Ctx {
         true
     }
 
-    fn next_request(&self) -> bytes::Bytes {
+    fn next_index(&self) -> usize {
         let i = self.rotate.get();
-        self.rotate.set((i + 1) % self.bodies.len());
-        self.bodies[i].clone()
+        self.rotate.set(i.wrapping_add(1));
+        i
+    }
+
+    /// Task `n`'s connection: HTTP/2 tasks share connections round-robin.
+    fn conn_for(&self, n: usize) -> Conn {
+        if self.h2_conns.is_empty() {
+            Conn::H1(Client::default())
+        } else {
+            Conn::H2(self.h2_conns[n % self.h2_conns.len()].clone())
+        }
+    }
+
+    /// Most concurrent tasks: connections, times streams for HTTP/2.
+    fn max_tasks(&self) -> usize {
+        if self.plan.h2.is_some() {
+            self.share.connections * self.plan.streams.max(1)
+        } else {
+            self.share.connections
+        }
     }
 
     fn second(&self) -> usize {
@@ -89,6 +120,11 @@ pub async fn run(plan: Plan, share: Share) -> Recorder {
         .iter()
         .map(|r| bytes::Bytes::from(r.clone()))
         .collect();
+    let h2_conns = if plan.h2.is_some() {
+        (0..share.connections).map(|_| H2Conn::new()).collect()
+    } else {
+        Vec::new()
+    };
     let ctx = Rc::new(Ctx {
         plan,
         share,
@@ -97,18 +133,22 @@ pub async fn run(plan: Plan, share: Share) -> Recorder {
         taken: Cell::new(0),
         rotate: Cell::new(0),
         tasks: Cell::new(0),
+        h2_conns,
     });
     if let Some(rate) = ctx.share.rate {
         let sched = Rc::new(Schedule {
             next: Cell::new(0),
             interval: Duration::from_secs_f64(1.0 / rate),
         });
-        ctx.tasks.set(1);
-        monoio::spawn(open_conn(ctx.clone(), sched));
+        if ctx.max_tasks() > 0 {
+            ctx.tasks.set(1);
+            monoio::spawn(open_conn(ctx.clone(), sched, ctx.conn_for(0)));
+        }
     } else {
-        ctx.tasks.set(ctx.share.connections);
-        for _ in 0..ctx.share.connections {
-            monoio::spawn(closed_conn(ctx.clone()));
+        let n = ctx.max_tasks();
+        ctx.tasks.set(n);
+        for i in 0..n {
+            monoio::spawn(closed_conn(ctx.clone(), ctx.conn_for(i)));
         }
     }
     // Every task is bounded (count, duration + drain, per-request timeout), so this ends.
@@ -128,9 +168,8 @@ impl Drop for TaskGuard {
     }
 }
 
-async fn closed_conn(ctx: Rc<Ctx>) {
+async fn closed_conn(ctx: Rc<Ctx>, mut client: Conn) {
     let _guard = TaskGuard(ctx.clone());
-    let mut client = Client::default();
     while ctx.take_ticket() {
         let t0 = Instant::now();
         one(&ctx, &mut client, t0, t0).await;
@@ -142,9 +181,8 @@ struct Schedule {
     interval: Duration,
 }
 
-async fn open_conn(ctx: Rc<Ctx>, sched: Rc<Schedule>) {
+async fn open_conn(ctx: Rc<Ctx>, sched: Rc<Schedule>, mut client: Conn) {
     let _guard = TaskGuard(ctx.clone());
-    let mut client = Client::default();
     loop {
         let i = sched.next.get();
         let intended = ctx.plan.start + sched.interval.mul_f64(i as f64);
@@ -161,12 +199,11 @@ async fn open_conn(ctx: Rc<Ctx>, sched: Rc<Schedule>) {
             if wait > Duration::from_millis(1) {
                 monoio::time::sleep(wait - Duration::from_millis(1)).await;
             }
-        } else if now - intended > Duration::from_millis(1)
-            && ctx.tasks.get() < ctx.share.connections
-        {
+        } else if now - intended > Duration::from_millis(1) && ctx.tasks.get() < ctx.max_tasks() {
             // Behind schedule with every connection busy: open one more.
-            ctx.tasks.set(ctx.tasks.get() + 1);
-            monoio::spawn(open_conn(ctx.clone(), sched.clone()));
+            let n = ctx.tasks.get();
+            ctx.tasks.set(n + 1);
+            monoio::spawn(open_conn(ctx.clone(), sched.clone(), ctx.conn_for(n)));
         }
         let sent_at = Instant::now();
         let lag = sent_at.saturating_duration_since(intended);
@@ -184,7 +221,7 @@ async fn open_conn(ctx: Rc<Ctx>, sched: Rc<Schedule>) {
 }
 
 /// One request on `client`: `origin` is where latency counts from, `sent_at` when it went.
-async fn one(ctx: &Ctx, client: &mut Client, origin: Instant, sent_at: Instant) {
+async fn one(ctx: &Ctx, client: &mut Conn, origin: Instant, sent_at: Instant) {
     let p = &ctx.plan;
     ctx.rec.borrow_mut().sent += 1;
     p.live[ctx.share.index].sent();
@@ -194,10 +231,17 @@ async fn one(ctx: &Ctx, client: &mut Client, origin: Instant, sent_at: Instant) 
         Some(r) if r < own_limit => (r, ErrorKind::Unfinished),
         _ => (own_limit, ErrorKind::Timeout),
     };
-    let req = ctx.next_request();
+    let i = ctx.next_index();
     let work = async {
-        client.ensure_connected(p.addr, &ctx.rec).await?;
-        client.exchange(req, p.head, origin, &ctx.rec).await
+        match (&mut *client, &p.h2) {
+            (Conn::H2(conn), Some(tpl)) => conn.exchange(p.addr, tpl, i, origin, &ctx.rec).await,
+            (Conn::H1(c), _) => {
+                c.ensure_connected(p.addr, &ctx.rec).await?;
+                let req = ctx.bodies[i % ctx.bodies.len()].clone();
+                c.exchange(req, p.head, origin, &ctx.rec).await
+            }
+            (Conn::H2(_), None) => Err(ErrorKind::Parse),
+        }
     };
     let wait = deadline.saturating_duration_since(Instant::now());
     let outcome = match monoio::time::timeout(wait, work).await {
@@ -214,7 +258,7 @@ async fn one(ctx: &Ctx, client: &mut Client, origin: Instant, sent_at: Instant) 
 
 fn record(
     ctx: &Ctx,
-    client: &mut Client,
+    client: &mut Conn,
     outcome: Result<super::client::Response, ErrorKind>,
     origin: Instant,
     sent_at: Instant,
@@ -255,7 +299,11 @@ fn record(
             }
         }
         Err(kind) => {
-            client.disconnect();
+            // An HTTP/1.1 connection in an unknown state is dropped; an HTTP/2 connection
+            // outlives a failed stream (its driver task drops it when it really fails).
+            if let Conn::H1(c) = client {
+                c.disconnect();
+            }
             rec.error(kind, second);
             p.live[ctx.share.index].error();
         }

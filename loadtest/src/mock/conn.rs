@@ -90,15 +90,50 @@ pub async fn serve(w: Rc<Worker>, stream: TcpStream, raw: std::net::TcpStream) {
         pos: 0,
         out: w.take_buf(),
     };
-    let _ = drive(&w, &mut io).await;
-    w.put_buf(std::mem::take(&mut io.inb));
-    w.put_buf(std::mem::take(&mut io.out));
+    if let Ok(Next::H2) = drive(&w, &mut io).await {
+        let Io {
+            stream,
+            inb,
+            pos,
+            out,
+            ..
+        } = io;
+        let already = inb[pos..].to_vec();
+        w.put_buf(inb);
+        w.put_buf(out);
+        let _ = super::h2::serve(&w, stream, already).await;
+    } else {
+        w.put_buf(std::mem::take(&mut io.inb));
+        w.put_buf(std::mem::take(&mut io.out));
+    }
     w.stats.connection_closed(w.index);
 }
 
-async fn drive(w: &Rc<Worker>, io: &mut Io) -> io::Result<()> {
+/// Why [`drive`] returned.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    /// The connection is finished.
+    Done,
+    /// The client sent the HTTP/2 preface: switch protocols.
+    H2,
+}
+
+async fn drive(w: &Rc<Worker>, io: &mut Io) -> io::Result<Next> {
     let mut first = true;
     loop {
+        if first {
+            let u = io.unparsed();
+            let n = u.len().min(super::h2::PREFACE.len());
+            if n > 0 && u[..n] == super::h2::PREFACE[..n] {
+                if n == super::h2::PREFACE.len() {
+                    return Ok(Next::H2);
+                }
+                if io.fill().await? == 0 {
+                    return Ok(Next::Done);
+                }
+                continue;
+            }
+        }
         // None: the head is incomplete; Some(Err): it is malformed.
         let parsed: Option<Result<Head, ()>> = {
             let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -114,15 +149,15 @@ async fn drive(w: &Rc<Worker>, io: &mut Io) -> io::Result<()> {
         let head = match parsed {
             None => {
                 if io.unparsed().len() > MAX_HEAD {
-                    return fail(io, 431).await;
+                    return fail(io, 431).await.map(|_| Next::Done);
                 }
                 io.flush().await?;
                 if io.fill().await? == 0 {
-                    return Ok(());
+                    return Ok(Next::Done);
                 }
                 continue;
             }
-            Some(Err(())) => return fail(io, 400).await,
+            Some(Err(())) => return fail(io, 400).await.map(|_| Next::Done),
             Some(Ok(h)) => h,
         };
         io.pos += head.len;
@@ -135,26 +170,26 @@ async fn drive(w: &Rc<Worker>, io: &mut Io) -> io::Result<()> {
         }
         first = false;
         let Some(framing) = head.framing else {
-            return fail(io, 400).await;
+            return fail(io, 400).await.map(|_| Next::Done);
         };
         let keep = head.wants_body();
         let body =
             match read_body(io, framing, keep, w.cfg.max_body, head.ctl.expect_continue).await? {
                 BodyRead::Ok(b) => b,
-                BodyRead::Bad => return fail(io, 400).await,
-                BodyRead::TooLarge => return fail(io, 413).await,
-                BodyRead::Eof => return Ok(()),
+                BodyRead::Bad => return fail(io, 400).await.map(|_| Next::Done),
+                BodyRead::TooLarge => return fail(io, 413).await.map(|_| Next::Done),
+                BodyRead::Eof => return Ok(Next::Done),
             };
         let plan = route::respond(w, &head, &body, &mut io.out);
         match plan {
             Plan::Sent { close: false } => {}
             Plan::Sent { close: true } => {
                 io.flush().await?;
-                return Ok(());
+                return Ok(Next::Done);
             }
             other => {
                 if send::execute(w, io, other).await? == send::After::Close {
-                    return Ok(());
+                    return Ok(Next::Done);
                 }
             }
         }

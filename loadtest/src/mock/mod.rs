@@ -11,6 +11,7 @@ pub mod conn;
 pub mod control;
 pub mod echo;
 pub mod faults;
+pub mod h2;
 pub mod listener;
 pub mod llm;
 pub mod plain;

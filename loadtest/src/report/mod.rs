@@ -24,6 +24,10 @@ pub struct Meta {
     pub connections: usize,
     /// Worker threads.
     pub threads: usize,
+    /// `http/1.1` or `h2c`.
+    pub protocol: String,
+    /// HTTP/2 streams per connection (1 for HTTP/1.1).
+    pub streams: usize,
     /// I/O driver.
     pub driver: String,
     /// Open-loop rate, requests/s.
@@ -265,6 +269,8 @@ mod tests {
             method: "GET".into(),
             connections: 1,
             threads: 1,
+            protocol: "http/1.1".into(),
+            streams: 1,
             driver: "epoll".into(),
             rate: Some(100.0),
             duration_limit_s: Some(1.0),

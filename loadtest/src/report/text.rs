@@ -37,9 +37,14 @@ impl Report {
             Some(r) => format!("open loop at {r} req/s"),
             None => "closed loop".to_string(),
         };
+        let proto = if m.protocol == "h2c" {
+            format!("h2c x{} streams, ", m.streams)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             o,
-            "{} {}  ({mode}, {} connections, {} threads, {})",
+            "{} {}  ({mode}, {proto}{} connections, {} threads, {})",
             m.method, m.url, m.connections, m.threads, m.driver
         );
         let _ = writeln!(
