@@ -197,3 +197,23 @@ fn http10_request_without_host_gets_one_upstream() {
         Some(up.addr.to_string().as_str())
     );
 }
+
+#[test]
+fn unchanged_head_is_forwarded_byte_for_byte() {
+    let up = Upstream::ok();
+    let forwarding_off = "[forwarding]\nx_forwarded_for = false\nx_forwarded_proto = false\n";
+    let gw = Gateway::start(&format!(
+        "{forwarding_off}{}",
+        config(&up.addr.to_string(), "")
+    ));
+    let req = b"GET /same?q=1 HTTP/1.1\r\nHost: t\r\nX-Mixed-Case: Value  With  Spaces\r\naccept: */*\r\n\r\n";
+    assert_eq!(exchange(&gw.addr(), req).unwrap().status, 200);
+    let seen = &up.requests()[0];
+    let names: Vec<&str> = seen.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Host", "X-Mixed-Case", "accept"],
+        "no field added, dropped or renamed"
+    );
+    assert_eq!(seen.header("x-mixed-case"), Some("Value  With  Spaces"));
+}

@@ -114,7 +114,12 @@ pub async fn forward(
             .push((Bytes::from_static(b"host"), cluster.default_host.clone()));
     }
     c.up_out.clear();
-    write_request_head(&c.head, &c.ctx.request_edits, &rf, &mut c.up_out);
+    if unchanged(c, &rf) {
+        // Nothing to change: the head goes upstream exactly as the client sent it.
+        c.up_out.extend_from_slice(&c.head.buf);
+    } else {
+        write_request_head(&c.head, &c.ctx.request_edits, &rf, &mut c.up_out);
+    }
     let head_len = c.up_out.len();
 
     let idempotent = c.head.method.is_idempotent() && !has_body;
@@ -152,6 +157,24 @@ pub async fn forward(
             }
         }
     }
+}
+
+/// True when the serialiser would reproduce the head byte for byte: no filter edits, no
+/// forwarding fields, no hop-by-hop fields, HTTP/1.1 with CRLF line ends.
+fn unchanged(c: &ClientConn, rf: &RequestForwarding<'_>) -> bool {
+    c.ctx.request_edits.is_empty()
+        && !rf.x_forwarded_for
+        && rf.x_forwarded_proto.is_none()
+        && !rf.forwarded
+        && rf.via.is_none()
+        && !c.head.conn.has_hop_by_hop
+        && c.head.version == Version::Http11
+        && !bare_lf(&c.head.buf)
+}
+
+/// Any line ending in LF without CR (the serialiser normalises those to CRLF).
+fn bare_lf(buf: &[u8]) -> bool {
+    memchr::memchr_iter(b'\n', buf).any(|i| i == 0 || buf[i - 1] != b'\r')
 }
 
 #[allow(clippy::too_many_arguments)]
