@@ -146,8 +146,8 @@ pub fn check(a: &LoadArgs) -> Result<RunConfig, String> {
         return Err("-c must be at least 1".into());
     }
     if let Some(r) = a.rate {
-        if !(r.is_finite() && r > 0.0) {
-            return Err("--rate must be a positive number".into());
+        if !(r.is_finite() && (0.001..=100_000_000.0).contains(&r)) {
+            return Err("--rate must be between 0.001 and 100000000 requests/s".into());
         }
     }
     let target = parse_target(&a.url)?;

@@ -185,7 +185,12 @@ async fn open_conn(ctx: Rc<Ctx>, sched: Rc<Schedule>, mut client: Conn) {
     let _guard = TaskGuard(ctx.clone());
     loop {
         let i = sched.next.get();
-        let intended = ctx.plan.start + sched.interval.mul_f64(i as f64);
+        let offset = sched
+            .interval
+            .checked_mul(u32::try_from(i).unwrap_or(u32::MAX));
+        let Some(intended) = offset.and_then(|o| ctx.plan.start.checked_add(o)) else {
+            return;
+        };
         let over = |e: Instant| intended >= e || Instant::now() >= e;
         if i >= ctx.share.requests || ctx.plan.end.is_some_and(over) {
             return;

@@ -15,9 +15,17 @@
 //! | `x-mock-tps: N` | LLM: tokens per second (0 = no pacing) |
 //! | `x-mock-tokens: N` | LLM: output tokens (still capped by `max_tokens`) |
 //!
-//! Unparseable values are ignored (the default applies), never a panic.
+//! Unparseable values are ignored (the default applies), never a panic. Times are capped at
+//! [`MAX_MS`] and tokens at [`MAX_TOKENS`], so a header cannot overflow a clock or make the
+//! mock build an answer of unbounded size.
 
 use crate::h1::parse_u64;
+
+/// The longest delay, TTFT or drip gap a header or flag may ask for (one hour).
+pub const MAX_MS: u64 = 3_600_000;
+
+/// The most output tokens a header or flag may ask for.
+pub const MAX_TOKENS: u32 = 100_000;
 
 /// An injected failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,12 +78,12 @@ impl DelaySpec {
         match v.iter().position(|&b| b == b'-') {
             Some(i) => {
                 let (a, b) = (parse_u64(&v[..i])?, parse_u64(&v[i + 1..])?);
-                (a <= b).then_some(DelaySpec {
+                (a <= b && b <= MAX_MS).then_some(DelaySpec {
                     min_ms: a,
                     max_ms: b,
                 })
             }
-            None => parse_u64(v).map(|n| DelaySpec {
+            None => parse_u64(v).filter(|n| *n <= MAX_MS).map(|n| DelaySpec {
                 min_ms: n,
                 max_ms: n,
             }),
@@ -148,6 +156,7 @@ impl Control {
     fn apply_mock_header(&mut self, suffix: &[u8], v: &[u8]) {
         let lower = suffix.to_ascii_lowercase();
         let num = || parse_u64(v);
+        let ms = || parse_u64(v).map(|n| n.min(MAX_MS));
         match lower.as_slice() {
             b"status" => {
                 self.status = num()
@@ -165,10 +174,10 @@ impl Control {
             }
             b"fault" => self.fault = Fault::parse(v),
             b"fault-after" => self.fault_after = num().and_then(|n| u32::try_from(n).ok()),
-            b"drip-ms" => self.drip_ms = num(),
-            b"ttft-ms" => self.ttft_ms = num(),
+            b"drip-ms" => self.drip_ms = ms(),
+            b"ttft-ms" => self.ttft_ms = ms(),
             b"tps" => self.tps = num(),
-            b"tokens" => self.tokens = num().and_then(|n| u32::try_from(n).ok()),
+            b"tokens" => self.tokens = num().map(|n| n.min(u64::from(MAX_TOKENS)) as u32),
             _ => {}
         }
     }
@@ -206,6 +215,18 @@ mod tests {
         assert_eq!(c.fault, Some(Fault::ResetMidStream));
         assert_eq!(c.tokens, None);
         assert!(c.conn_close && c.conn_keep_alive && c.upgrade_websocket);
+    }
+
+    #[test]
+    fn huge_values_are_capped() {
+        let c = Control::from_headers(&[
+            h("x-mock-ttft-ms", "18446744073709551615"),
+            h("x-mock-tokens", "99999999999"),
+            h("x-mock-delay-ms", "0-18446744073709551615"),
+        ]);
+        assert_eq!(c.ttft_ms, Some(MAX_MS));
+        assert_eq!(c.tokens, Some(MAX_TOKENS));
+        assert_eq!(c.delay, None);
     }
 
     #[test]

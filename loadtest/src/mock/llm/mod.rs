@@ -212,7 +212,8 @@ pub fn respond(
                     error_event,
                 }));
             }
-            let wait = delay + ttft + gap * gen.per_choice().saturating_sub(1);
+            let pacing = gap.saturating_mul(gen.per_choice().saturating_sub(1));
+            let wait = delay.saturating_add(ttft).saturating_add(pacing);
             let json = match ep {
                 Endpoint::Chat => openai::chat_body(&gen),
                 Endpoint::Completions => openai::completion_body(&gen),

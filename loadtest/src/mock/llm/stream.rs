@@ -134,7 +134,9 @@ pub async fn run(_w: &Rc<Worker>, io: &mut Io, mut job: StreamJob) -> io::Result
         }
         let Some(piece) = piece else { break };
         if piece.token {
-            let due = start + job.ttft + job.gap * tokens;
+            let offset = job.ttft.saturating_add(job.gap.saturating_mul(tokens));
+            // Capped inputs keep this far from overflow; never panic if it were.
+            let due = start.checked_add(offset).unwrap_or(start);
             tokens += 1;
             let now = Instant::now();
             if due > now {
