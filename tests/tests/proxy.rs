@@ -217,3 +217,22 @@ fn unchanged_head_is_forwarded_byte_for_byte() {
     );
     assert_eq!(seen.header("x-mixed-case"), Some("Value  With  Spaces"));
 }
+
+#[test]
+fn idle_tunnel_is_closed_after_the_cluster_idle_timeout() {
+    let up = Upstream::start(|_| Reply::UpgradeEcho);
+    let gw = Gateway::start(&config(&up.addr.to_string(), "idle_timeout = \"300ms\""));
+    let mut c = Conn::open(&gw.addr());
+    c.send(b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+    assert_eq!(c.read_response("GET").unwrap().status, 101);
+    let started = std::time::Instant::now();
+    assert!(
+        c.closed_within(Duration::from_secs(3)),
+        "an idle tunnel must not live forever"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "closed too early: {:?}",
+        started.elapsed()
+    );
+}

@@ -59,9 +59,9 @@ async fn run(mut c: ClientConn, w: &Worker) -> Option<bytes::BytesMut> {
         match handle(&mut c, w, &cc).await {
             Next::KeepAlive => c.release_request(),
             Next::Close => return None,
-            Next::Tunnel(up) => {
+            Next::Tunnel(up, idle) => {
                 let (up_stream, up_buf) = up.into_parts();
-                tunnel::run(c.stream, c.buf, up_stream, up_buf).await;
+                tunnel::run(c.stream, c.buf, up_stream, up_buf, idle).await;
                 return None;
             }
         }

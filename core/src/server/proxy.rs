@@ -34,8 +34,9 @@ use crate::upstream::{Cluster, UpConn};
 pub enum Next {
     KeepAlive,
     Close,
-    /// The upstream switched protocols: tunnel bytes both ways.
-    Tunnel(Box<UpConn>),
+    /// The upstream switched protocols: tunnel bytes both ways until both sides have
+    /// been quiet for the given time (the cluster's `idle_timeout`).
+    Tunnel(Box<UpConn>, Duration),
 }
 
 /// Bodies up to this size that are already in the buffer go out in the same write as
@@ -223,7 +224,7 @@ async fn attempt(
             }
             Ok(next)
         }
-        Ok(Exchange::Upgrade) => Ok(Next::Tunnel(Box::new(up))),
+        Ok(Exchange::Upgrade) => Ok(Next::Tunnel(Box::new(up), cluster.cfg.idle_timeout.get())),
         Err((err, retry)) => Err(Failed::new(err, retry, Some(ep))),
     }
 }

@@ -1,9 +1,12 @@
 //! The byte tunnel after `101 Switching Protocols` (WebSocket and the like): bytes
 //! already buffered on either side are flushed first, then both directions are copied
-//! until either side closes.
+//! until either side closes, or until no byte has moved either way for `idle`.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use monoio::io::Splitable;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt, Splitable};
 use monoio::net::TcpStream;
 
 use super::io::write_buf;
@@ -13,6 +16,7 @@ pub async fn run(
     client_buf: BytesMut,
     mut upstream: TcpStream,
     up_buf: BytesMut,
+    idle: Duration,
 ) {
     if !client_buf.is_empty() && write_buf(&mut upstream, client_buf).await.is_err() {
         return;
@@ -20,10 +24,43 @@ pub async fn run(
     if !up_buf.is_empty() && write_buf(&mut client, up_buf).await.is_err() {
         return;
     }
+    let last = Cell::new(Instant::now());
     let (mut cr, mut cw) = client.into_split();
     let (mut ur, mut uw) = upstream.into_split();
     monoio::select! {
-        _ = monoio::io::copy(&mut cr, &mut uw) => {},
-        _ = monoio::io::copy(&mut ur, &mut cw) => {},
+        _ = pump(&mut cr, &mut uw, &last) => {},
+        _ = pump(&mut ur, &mut cw, &last) => {},
+        _ = watchdog(&last, idle) => {},
+    }
+}
+
+/// Copies one direction until end of stream or an error, noting each transfer in `last`.
+async fn pump<R: AsyncReadRent, W: AsyncWriteRentExt>(r: &mut R, w: &mut W, last: &Cell<Instant>) {
+    let mut buf = Vec::with_capacity(16 * 1024);
+    loop {
+        let (res, b) = r.read(buf).await;
+        buf = b;
+        match res {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let (res, b) = w.write_all(buf).await;
+        buf = b;
+        if res.is_err() {
+            return;
+        }
+        buf.clear();
+        last.set(Instant::now());
+    }
+}
+
+/// Completes once nothing has moved for `idle`.
+async fn watchdog(last: &Cell<Instant>, idle: Duration) {
+    loop {
+        let quiet = last.get().elapsed();
+        if quiet >= idle {
+            return;
+        }
+        monoio::time::sleep(idle - quiet).await;
     }
 }
