@@ -11,8 +11,9 @@
 //! - [`h1`]: the small HTTP/1.1 pieces both tools share (chunked decoding, head helpers).
 //! - [`sse`]: an incremental `text/event-stream` parser and the LLM stream tracker.
 //! - [`target`]: URL parsing and the loopback-only rule.
-//! - [`mock`]: the upstream (plain HTTP, echo, upgrade tunnel, LLM APIs, faults, stats).
-//! - [`load`]: the load generator (closed and open loop, HTTP/1.1).
+//! - [`mock`]: the upstream (plain HTTP/1.1 and h2c, echo, upgrade tunnel, LLM APIs, faults,
+//!   stats).
+//! - [`load`]: the load generator (closed and open loop, HTTP/1.1 and h2c).
 //! - [`report`]: figures, text, JSON and HTML output.
 //!
 //! Never panics on bytes a peer sent: every parse failure is an error value.
