@@ -270,3 +270,14 @@ fn h2c_streams_share_connections() {
     assert!(ok, "{err}");
     assert_eq!(r["errors"]["status_5xx"], 2, "{r}");
 }
+
+#[test]
+fn epoll_driver_works_too() {
+    let mock = Mock::start(&["--epoll"]);
+    let (ok, err, r) = load(&["--url", &mock.url("/"), "-c", "2", "-n", "100", "--epoll"]);
+    assert!(ok, "{err}");
+    check_counts(&r);
+    assert_eq!(r["ok"], 100);
+    assert_eq!(r["meta"]["driver"], "epoll");
+    assert_eq!(mock.stats()["driver"], "epoll");
+}

@@ -215,3 +215,45 @@ fn ttft_and_tps_pace_the_stream() {
     );
     assert!(resp.contains("data: [DONE]"));
 }
+
+#[test]
+fn recorded_requests_show_what_was_forwarded() {
+    let mock = Mock::start(&["--record", "4", "--threads", "2"]);
+    let p = mock.port;
+    let body = r#"{"model":"m","stream":false,"messages":[{"role":"user","content":"x"}]}"#;
+    post_json(
+        p,
+        "/v1/chat/completions",
+        "X-Forwarded-For: 1.2.3.4\r\n",
+        body,
+    );
+    raw(
+        p,
+        b"GET /plain?q=1 HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n",
+    );
+    let list = json_body(&raw(
+        p,
+        b"GET /__mock/requests HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n",
+    ));
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list[0]["path"], "/v1/chat/completions");
+    assert_eq!(list[0]["body"], body);
+    assert!(list[0]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h[0] == "X-Forwarded-For"));
+    assert_eq!(list[1]["path"], "/plain?q=1");
+    // Control requests are neither recorded nor counted.
+    assert_eq!(mock.stats()["requests"], 2);
+    raw(
+        p,
+        b"DELETE /__mock/requests HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n",
+    );
+    let list = json_body(&raw(
+        p,
+        b"GET /__mock/requests HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n",
+    ));
+    assert_eq!(list, serde_json::json!([]));
+}

@@ -161,7 +161,7 @@ async fn drive(w: &Rc<Worker>, io: &mut Io) -> io::Result<Next> {
             Some(Ok(h)) => h,
         };
         io.pos += head.len;
-        if head.is_stats() {
+        if head.is_control() {
             if first {
                 w.stats.uncount_connection(w.index);
             }
@@ -180,6 +180,11 @@ async fn drive(w: &Rc<Worker>, io: &mut Io) -> io::Result<Next> {
                 BodyRead::TooLarge => return fail(io, 413).await.map(|_| Next::Done),
                 BodyRead::Eof => return Ok(Next::Done),
             };
+        if head.record {
+            if let Some(e) = &head.echo {
+                w.log.push(w.index, e.to_value(&body));
+            }
+        }
         let plan = route::respond(w, &head, &body, &mut io.out);
         match plan {
             Plan::Sent { close: false } => {}

@@ -39,6 +39,11 @@ impl EchoHead {
 
     /// The JSON answer for this head and `body`.
     pub fn to_json(&self, body: &[u8]) -> Vec<u8> {
+        self.to_value(body).to_string().into_bytes()
+    }
+
+    /// The same, as a JSON value.
+    pub fn to_value(&self, body: &[u8]) -> serde_json::Value {
         serde_json::json!({
             "method": self.method,
             "path": self.path,
@@ -48,8 +53,6 @@ impl EchoHead {
             "body": String::from_utf8_lossy(body),
             "body_len": body.len(),
         })
-        .to_string()
-        .into_bytes()
     }
 }
 

@@ -15,6 +15,7 @@ pub mod h2;
 pub mod listener;
 pub mod llm;
 pub mod plain;
+pub mod reqlog;
 pub mod route;
 pub mod send;
 pub mod stats;
@@ -93,6 +94,9 @@ pub struct MockArgs {
     /// LLM: embedding dimensions when the request names none.
     #[arg(long, default_value_t = 8)]
     pub embedding_dims: usize,
+    /// Keep the last N requests per worker for `GET /__mock/requests` (0: off).
+    #[arg(long, default_value_t = 0)]
+    pub record: usize,
     /// Largest request body the mock keeps (echo, LLM), in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     pub max_body: usize,
@@ -170,6 +174,8 @@ pub struct Worker {
     pub index: usize,
     /// Shared counters (this worker writes only its slot).
     pub stats: Arc<Stats>,
+    /// Recorded requests (`--record`).
+    pub log: Arc<reqlog::RequestLog>,
     /// The driver in use.
     pub driver: Driver,
     /// The default plain answer.
@@ -180,13 +186,20 @@ pub struct Worker {
 
 impl Worker {
     /// A worker for slot `index`.
-    pub fn new(cfg: MockConfig, index: usize, stats: Arc<Stats>, driver: Driver) -> Self {
+    pub fn new(
+        cfg: MockConfig,
+        index: usize,
+        stats: Arc<Stats>,
+        log: Arc<reqlog::RequestLog>,
+        driver: Driver,
+    ) -> Self {
         let preformatted =
             plain::Preformatted::new(cfg.status, cfg.body_size, &cfg.headers, cfg.chunked);
         Self {
             cfg,
             index,
             stats,
+            log,
             driver,
             preformatted,
             pool: RefCell::new(Vec::new()),
@@ -246,6 +259,7 @@ pub fn run(args: MockArgs) -> anyhow::Result<()> {
         .as_socket()
         .ok_or_else(|| anyhow::anyhow!("not an inet socket"))?;
     let stats = Stats::new(threads);
+    let log = reqlog::RequestLog::new(threads, args.record);
     let cfg = MockConfig::from(&args);
     let handles = runtime::spawn_workers(
         "mock",
@@ -253,7 +267,7 @@ pub fn run(args: MockArgs) -> anyhow::Result<()> {
         driver,
         args.cpus.as_ref().map_or(&[][..], |c| &c.0),
         move |i, sock| {
-            let worker = Worker::new(cfg.clone(), i, stats.clone(), driver);
+            let worker = Worker::new(cfg.clone(), i, stats.clone(), log.clone(), driver);
             listener::accept_loop(sock, worker)
         },
     )?;

@@ -24,6 +24,8 @@ pub enum Route {
     Plain,
     /// `/__mock/stats`.
     Stats,
+    /// `/__mock/requests` (`--record`).
+    Requests,
     /// The request echoed as JSON.
     Echo,
     /// `Upgrade: websocket`.
@@ -49,19 +51,23 @@ pub struct Head {
     pub ctl: Control,
     /// Body framing; `None` when the framing headers were invalid.
     pub framing: Option<Framing>,
-    /// The head as JSON-ready owned parts (echo route only).
+    /// The head as JSON-ready owned parts (echo route, or every request with `--record`).
     pub echo: Option<EchoHead>,
+    /// Record this request (`--record`).
+    pub record: bool,
+    /// The method was DELETE.
+    pub is_delete: bool,
 }
 
 impl Head {
-    /// True for `/__mock/stats`.
-    pub fn is_stats(&self) -> bool {
-        self.route == Route::Stats
+    /// True for the mock's own `/__mock/*` routes (not counted, not recorded).
+    pub fn is_control(&self) -> bool {
+        matches!(self.route, Route::Stats | Route::Requests)
     }
 
     /// Whether the body must be kept (not just skipped).
     pub fn wants_body(&self) -> bool {
-        matches!(self.route, Route::Echo | Route::Llm(_))
+        matches!(self.route, Route::Echo | Route::Llm(_)) || (self.record && !self.is_control())
     }
 }
 
@@ -76,6 +82,8 @@ pub fn read_head(w: &Worker, req: &httparse::Request<'_, '_>, raw: &[u8]) -> Hea
         Route::Upgrade
     } else if path_only == "/__mock/stats" {
         Route::Stats
+    } else if path_only == "/__mock/requests" {
+        Route::Requests
     } else if let Some(ep) = Endpoint::from_path(path_only) {
         Route::Llm(ep)
     } else if w.cfg.echo_all || path_only == "/echo" || path_only.starts_with("/echo/") {
@@ -84,7 +92,8 @@ pub fn read_head(w: &Worker, req: &httparse::Request<'_, '_>, raw: &[u8]) -> Hea
         Route::Plain
     };
     let close = ctl.close || ctl.conn_close || (http10 && !ctl.conn_keep_alive);
-    let echo = (route == Route::Echo).then(|| EchoHead::new(req, raw));
+    let record = w.log.enabled() && !matches!(route, Route::Stats | Route::Requests);
+    let echo = (route == Route::Echo || record).then(|| EchoHead::new(req, raw));
     Head {
         len: raw.len(),
         route,
@@ -94,6 +103,8 @@ pub fn read_head(w: &Worker, req: &httparse::Request<'_, '_>, raw: &[u8]) -> Hea
         framing: request_framing(req.headers).ok(),
         ctl,
         echo,
+        record,
+        is_delete: method == "DELETE",
     }
 }
 
@@ -107,6 +118,16 @@ pub fn respond(w: &Worker, head: &Head, body: &[u8], out: &mut Vec<u8>) -> Plan 
             let json = w.stats.to_json(w.driver.name());
             let shape = json_shape(200, head.close);
             plain::write_response(out, &shape, &json);
+            return Plan::Sent { close: head.close };
+        }
+        Route::Requests => {
+            let json = if head.is_delete {
+                w.log.clear();
+                b"[]".to_vec()
+            } else {
+                w.log.to_json()
+            };
+            plain::write_response(out, &json_shape(200, head.close), &json);
             return Plan::Sent { close: head.close };
         }
         Route::Upgrade => {

@@ -3,9 +3,9 @@
 //! `GET /__mock/stats` is served.
 //!
 //! Definitions (the gateway's end-to-end tests rely on them):
-//! - `connections`: accepted connections, except those whose first request was a stats
-//!   request (so polling the stats endpoint does not disturb the count).
-//! - `requests`: requests whose head was parsed, except stats requests.
+//! - `connections`: accepted connections, except those whose first request was a control
+//!   request (`/__mock/stats` or `/__mock/requests`), so polling does not disturb the count.
+//! - `requests`: requests whose head was parsed, except control requests.
 //! - `active_connections`: connections open now (stats connections included).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
