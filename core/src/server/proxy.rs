@@ -16,6 +16,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 use tollgate_proto::h1::{
     write_request_head, write_response_head, BodyFraming, ChunkedScanner, RequestForwarding,
@@ -298,7 +299,12 @@ async fn exchange(
         }
         _ => 0,
     };
-    if write_vec(&mut up.stream, &mut c.up_out).await.is_err() {
+    // Not `write_vec`, which empties the buffer: the head must still be in `up_out` when
+    // `forward` truncates it back to the head for a retry.
+    let out = std::mem::take(&mut c.up_out);
+    let (res, out) = up.stream.write_all(out).await;
+    c.up_out = out;
+    if res.is_err() {
         // The upstream closed before reading: nothing was processed. Safe to retry when
         // the body is still ours to send again.
         cluster.report_failure(ep, Instant::now());
