@@ -6,6 +6,7 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    let _ = rlimit::utils::increase_nofile_limit(u64::MAX);
     let args = tollgate_load::load::args::LoadArgs::parse();
     if let Err(e) = tollgate_load::load::run(args) {
         eprintln!("tollgate-load: {e:#}");

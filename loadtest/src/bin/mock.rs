@@ -6,5 +6,7 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
+    // Each connection holds two descriptors (see mock::listener); take all the OS allows.
+    let _ = rlimit::utils::increase_nofile_limit(u64::MAX);
     tollgate_load::mock::run(tollgate_load::mock::MockArgs::parse())
 }
