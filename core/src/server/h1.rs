@@ -56,6 +56,9 @@ async fn run(mut c: ClientConn, w: &Worker) -> Option<bytes::BytesMut> {
                 return None;
             }
         }
+        // The wait for this head may have spanned a reload: a request that was not yet
+        // in flight when the config changed is served on the new one.
+        let cc = w.current();
         match handle(&mut c, w, &cc).await {
             Next::KeepAlive => c.release_request(),
             Next::Close => return None,
