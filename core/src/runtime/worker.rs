@@ -149,6 +149,7 @@ pub fn spawn(id: usize, cpu: usize, control: Arc<Control>) -> std::io::Result<Wo
             let res = run_on_driver(
                 cfg.runtime.driver,
                 cfg.runtime.io_uring_entries,
+                cfg.runtime.io_uring_defer_taskrun,
                 id,
                 |d| {
                     m2.set_driver(d);
