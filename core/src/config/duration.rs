@@ -28,9 +28,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     if num.is_empty() {
-        return Err(format!("invalid duration {s:?}: expected a number followed by ms, s, m, h or d"));
+        return Err(format!(
+            "invalid duration {s:?}: expected a number followed by ms, s, m, h or d"
+        ));
     }
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: number too large"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: number too large"))?;
     let ms = match unit {
         "ms" => Some(n),
         "s" => n.checked_mul(1_000),
@@ -39,11 +43,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "d" => n.checked_mul(86_400_000),
         _ => {
             return Err(format!(
-                "invalid duration {s:?}: unit must be one of ms, s, m, h, d (e.g. \"250ms\", \"10s\")"
-            ))
+            "invalid duration {s:?}: unit must be one of ms, s, m, h, d (e.g. \"250ms\", \"10s\")"
+        ))
         }
     };
-    ms.map(Duration::from_millis).ok_or_else(|| format!("invalid duration {s:?}: too large"))
+    ms.map(Duration::from_millis)
+        .ok_or_else(|| format!("invalid duration {s:?}: too large"))
 }
 
 impl<'de> Deserialize<'de> for Dur {
@@ -52,7 +57,9 @@ impl<'de> Deserialize<'de> for Dur {
         impl Visitor<'_> for V {
             type Value = Dur;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration such as \"250ms\", \"10s\", \"5m\", or milliseconds as an integer")
+                f.write_str(
+                    "a duration such as \"250ms\", \"10s\", \"5m\", or milliseconds as an integer",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
                 parse_duration(v).map(Dur).map_err(E::custom)
@@ -73,7 +80,7 @@ impl<'de> Deserialize<'de> for Dur {
 impl Serialize for Dur {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let ms = self.0.as_millis();
-        if ms % 1000 == 0 {
+        if ms.is_multiple_of(1000) {
             s.serialize_str(&format!("{}s", ms / 1000))
         } else {
             s.serialize_str(&format!("{ms}ms"))
@@ -87,7 +94,13 @@ mod tests {
 
     #[test]
     fn parses_units() {
-        for (s, ms) in [("250ms", 250), ("10s", 10_000), ("5m", 300_000), ("1h", 3_600_000), ("2d", 172_800_000)] {
+        for (s, ms) in [
+            ("250ms", 250),
+            ("10s", 10_000),
+            ("5m", 300_000),
+            ("1h", 3_600_000),
+            ("2d", 172_800_000),
+        ] {
             assert_eq!(parse_duration(s).unwrap(), Duration::from_millis(ms), "{s}");
         }
         for bad in ["", "s", "10", "10x", "-1s", "1.5s", "99999999999999999999s"] {
