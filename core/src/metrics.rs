@@ -97,6 +97,9 @@ pub struct RouteMetrics {
 impl RouteMetrics {
     #[inline]
     pub fn record(&self, status: u16, elapsed: Duration) {
+        // 0: the request ended with no status (the client left first); count it as the
+        // 499 it is logged as, not as a 1xx.
+        let status = if status == 0 { 499 } else { status };
         let class = (status / 100).clamp(1, 5) as usize - 1;
         self.by_class[class].inc();
         self.latency.observe(elapsed);

@@ -420,7 +420,8 @@ async fn exchange(
     }
     let dechunk = c.head.version == Version::Http10 && c.resp.framing == ResponseFraming::Chunked;
     let until_close = c.resp.framing == ResponseFraming::UntilClose;
-    let close_client = !keep || dechunk || until_close;
+    // Drain may have begun while this request was in flight: say so in the response.
+    let close_client = !keep || w.draining.get() || dechunk || until_close;
     cc.chain.on_response_head(&mut c.ctx, status);
     c.out.clear();
     let rf = ResponseForwarding {
