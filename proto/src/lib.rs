@@ -8,5 +8,8 @@
 //! - [`h1`]: HTTP/1.1 request and response heads (zero copy: spans into the original
 //!   bytes), the RFC 9112 §6 framing rules, the chunked-body scanner and the head
 //!   serialiser that applies filter edits.
+//! - [`sse`]: the `text/event-stream` scanner (WHATWG rules, event by event, zero copy
+//!   for events inside one read) and writer.
 
 pub mod h1;
+pub mod sse;
