@@ -10,6 +10,9 @@
 //!   serialiser that applies filter edits.
 //! - [`sse`]: the `text/event-stream` scanner (WHATWG rules, event by event, zero copy
 //!   for events inside one read) and writer.
+//! - [`llm`]: OpenAI and Anthropic API schemas, translation between them (requests,
+//!   responses, streams, errors), simd-json body parsing, and raw-byte routing helpers.
 
 pub mod h1;
+pub mod llm;
 pub mod sse;
