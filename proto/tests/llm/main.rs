@@ -10,5 +10,6 @@
 mod refusals;
 mod requests;
 mod responses;
+mod robustness;
 mod streams;
 mod support;
