@@ -392,3 +392,31 @@ fn broken_anthropic_streams_are_errors_not_panics() {
     sm.push(unknown, &mut out).expect("ignored");
     assert!(sm.push(StreamEvent::MessageStop, &mut out).is_err());
 }
+
+#[test]
+fn waits_for_a_chunk_with_choices_and_can_rename_the_model() {
+    let mut sm = OpenAiToAnthropicStream::new("m").with_model("my-alias");
+    let mut out = Vec::new();
+    let azure_first = chunk(
+        json!({"id":"","object":"","created":0,"model":"","choices":[],
+        "prompt_filter_results":[{"prompt_index":0,"content_filter_results":{}}]}),
+    );
+    sm.push(azure_first, &mut out).expect("ok");
+    assert!(out.is_empty());
+    let first = chunk(json!({"model":"gpt-4o-2024-08-06",
+        "choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}));
+    sm.push(first, &mut out).expect("ok");
+    assert_eq!(to_value(&out[0])["message"]["model"], "my-alias");
+
+    let events: Vec<StreamEvent> = typed("streams/anthropic_text.anthropic.json");
+    let mut sm = AnthropicToOpenAiStream::new("c", 0, true).with_model("my-alias");
+    let mut out = Vec::new();
+    for e in events {
+        sm.push(e, &mut out).expect("ok");
+    }
+    assert!(out.iter().all(|i| match i {
+        OpenAiStreamItem::Chunk(c) => c.model == "my-alias",
+        OpenAiStreamItem::Error(_) => false,
+    }));
+    assert_eq!(sm.usage().cache_read_input_tokens, Some(20));
+}

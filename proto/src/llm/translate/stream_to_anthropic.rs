@@ -40,6 +40,7 @@ enum Open {
 #[derive(Debug)]
 pub struct OpenAiToAnthropicStream {
     message_id: String,
+    model: Option<String>,
     input_tokens: u64,
     started: bool,
     open: Open,
@@ -56,6 +57,7 @@ impl OpenAiToAnthropicStream {
     pub fn new(message_id: impl Into<String>) -> Self {
         Self {
             message_id: message_id.into(),
+            model: None,
             input_tokens: 0,
             started: false,
             open: Open::None,
@@ -71,6 +73,18 @@ impl OpenAiToAnthropicStream {
     pub fn with_input_tokens(mut self, input_tokens: u64) -> Self {
         self.input_tokens = input_tokens;
         self
+    }
+
+    /// Names `model` in `message_start` instead of the provider's model name (e.g. the
+    /// alias the client asked for).
+    pub fn with_model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+
+    /// The provider's usage, once its usage chunk has arrived.
+    pub fn usage(&self) -> Option<&openai::Usage> {
+        self.usage.as_ref()
     }
 
     /// True once `message_stop` (or `error`) has been emitted.
@@ -91,7 +105,13 @@ impl OpenAiToAnthropicStream {
             ));
         }
         if !self.started {
-            self.start(&chunk.model, out);
+            // Some providers (Azure) open with a chunk that has no choices, only filter
+            // results and an empty model name; wait for one that says something.
+            if chunk.choices.is_empty() && chunk.usage.is_none() {
+                return Ok(());
+            }
+            let model = self.model.take().unwrap_or(chunk.model);
+            self.start(model, out);
         }
         for (k, choice) in chunk.choices.into_iter().enumerate() {
             if choice.index != 0 {
@@ -170,14 +190,14 @@ impl OpenAiToAnthropicStream {
         self.check();
     }
 
-    fn start(&mut self, model: &str, out: &mut Vec<StreamEvent>) {
+    fn start(&mut self, model: String, out: &mut Vec<StreamEvent>) {
         out.push(StreamEvent::MessageStart {
             message: MessagesResponse {
                 id: self.message_id.clone(),
                 kind: "message".to_owned(),
                 role: anthropic::Role::Assistant,
                 content: Vec::new(),
-                model: model.to_owned(),
+                model,
                 stop_reason: None,
                 stop_sequence: None,
                 usage: anthropic::Usage {

@@ -51,7 +51,7 @@ enum Block {
 pub struct AnthropicToOpenAiStream {
     completion_id: String,
     created: u64,
-    model: String,
+    model: Option<String>,
     include_usage: bool,
     started: bool,
     blocks: Vec<Block>,
@@ -69,7 +69,7 @@ impl AnthropicToOpenAiStream {
         Self {
             completion_id: completion_id.into(),
             created,
-            model: String::new(),
+            model: None,
             include_usage,
             started: false,
             blocks: Vec::new(),
@@ -78,6 +78,13 @@ impl AnthropicToOpenAiStream {
             finish_reason: None,
             finished: false,
         }
+    }
+
+    /// Names `model` in every chunk instead of the provider's model name (e.g. the alias
+    /// the client asked for).
+    pub fn with_model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
     }
 
     /// True once the usage chunk (or an error) has been emitted.
@@ -116,7 +123,7 @@ impl AnthropicToOpenAiStream {
                     ));
                 }
                 self.started = true;
-                self.model = message.model;
+                self.model.get_or_insert(message.model);
                 self.usage = message.usage;
                 self.emit(
                     out,
@@ -257,7 +264,7 @@ impl AnthropicToOpenAiStream {
             id: self.completion_id.clone(),
             object: "chat.completion.chunk".to_owned(),
             created: self.created,
-            model: self.model.clone(),
+            model: self.model.clone().unwrap_or_default(),
             choices,
             usage: None,
             system_fingerprint: None,
