@@ -11,6 +11,8 @@
 //! - [`h1`]: the small HTTP/1.1 pieces both tools share (chunked decoding, head helpers).
 //! - [`sse`]: an incremental `text/event-stream` parser and the LLM stream tracker.
 //! - [`target`]: URL parsing and the loopback-only rule.
+//! - [`tls`]: rustls (ring) for both tools: client configuration and timed handshakes,
+//!   the mock's server side, and the plain-or-TLS byte stream.
 //! - [`mock`]: the upstream (plain HTTP/1.1 and h2c, echo, upgrade tunnel, LLM APIs, faults,
 //!   stats).
 //! - [`load`]: the load generator (closed and open loop, HTTP/1.1 and h2c).
@@ -25,3 +27,4 @@ pub mod report;
 pub mod runtime;
 pub mod sse;
 pub mod target;
+pub mod tls;

@@ -6,13 +6,15 @@
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
-/// A parsed `http://host[:port]/path?query` target.
+/// A parsed `http[s]://host[:port]/path?query` target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// Host as written (used for the Host header).
     pub host: String,
-    /// Port (80 when absent).
+    /// Port (80, or 443 for https, when absent).
     pub port: u16,
+    /// `https://`: TLS.
+    pub tls: bool,
     /// Path and query, at least `/`.
     pub path: String,
     /// The resolved loopback address to connect to.
@@ -20,9 +22,27 @@ pub struct Target {
 }
 
 impl Target {
+    /// The scheme's default port.
+    pub fn default_port(&self) -> u16 {
+        if self.tls {
+            443
+        } else {
+            80
+        }
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// The Host header value.
     pub fn authority(&self) -> String {
-        if self.port == 80 {
+        if self.port == self.default_port() {
             self.host.clone()
         } else {
             format!("{}:{}", self.host, self.port)
@@ -42,14 +62,14 @@ pub fn is_loopback(ip: IpAddr) -> bool {
 
 /// Parses `url` and resolves its host, refusing anything that is not loopback.
 pub fn parse_target(url: &str) -> Result<Target, String> {
-    let rest = if let Some(r) = url.strip_prefix("http://") {
-        r
-    } else if url.starts_with("https://") {
-        return Err(
-            "https:// targets are not supported (TLS is not implemented); use http://".into(),
-        );
+    let (rest, tls) = if let Some(r) = url.strip_prefix("http://") {
+        (r, false)
+    } else if let Some(r) = url.strip_prefix("https://") {
+        (r, true)
     } else {
-        return Err(format!("target `{url}` must start with http://"));
+        return Err(format!(
+            "target `{url}` must start with http:// or https://"
+        ));
     };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
@@ -59,7 +79,7 @@ pub fn parse_target(url: &str) -> Result<Target, String> {
     if authority.contains('@') {
         return Err("user info in the target URL is not supported".into());
     }
-    let (host, port) = split_host_port(authority)?;
+    let (host, port) = split_host_port(authority, if tls { 443 } else { 80 })?;
     if host.is_empty() {
         return Err(format!("target `{url}` has no host"));
     }
@@ -81,25 +101,26 @@ pub fn parse_target(url: &str) -> Result<Target, String> {
     Ok(Target {
         host: host.to_string(),
         port,
+        tls,
         path,
         addr: addrs[0],
     })
 }
 
-fn split_host_port(authority: &str) -> Result<(&str, u16), String> {
+fn split_host_port(authority: &str, default: u16) -> Result<(&str, u16), String> {
     let bad_port = |p: &str| format!("bad port `{p}`");
     if authority.starts_with('[') {
         let end = authority.find(']').ok_or("unclosed [ in host")?;
         let host = &authority[..=end];
         return match authority[end + 1..].strip_prefix(':') {
             Some(p) => Ok((host, p.parse().map_err(|_| bad_port(p))?)),
-            None if end + 1 == authority.len() => Ok((host, 80)),
+            None if end + 1 == authority.len() => Ok((host, default)),
             None => Err(format!("bad authority `{authority}`")),
         };
     }
     match authority.rsplit_once(':') {
         Some((h, p)) => Ok((h, p.parse().map_err(|_| bad_port(p))?)),
-        None => Ok((authority, 80)),
+        None => Ok((authority, default)),
     }
 }
 
@@ -116,6 +137,16 @@ mod tests {
         assert_eq!(t.path, "/");
         assert!(parse_target("http://localhost:1/").is_ok());
         assert_eq!(parse_target("http://127.0.0.2?x").unwrap().path, "/?x");
+        let t = parse_target("https://localhost/v1").unwrap();
+        assert!(t.tls);
+        assert_eq!(
+            (t.port, t.authority(), t.scheme()),
+            (443, "localhost".into(), "https")
+        );
+        assert_eq!(
+            parse_target("https://[::1]:80/").unwrap().authority(),
+            "[::1]:80"
+        );
     }
 
     #[test]
@@ -125,7 +156,7 @@ mod tests {
             "http://8.8.8.8:80/",
             "http://[2001:db8::1]/",
             "ftp://x",
-            "https://127.0.0.1/",
+            "https://10.0.0.1/",
             "http://:80/",
             "http://127.0.0.1:x/",
         ] {

@@ -1,5 +1,6 @@
 //! Command line of `tollgate-load` and its checks: a run is always bounded (`-d` and/or
-//! `-n`), the target is loopback only, and bodies are read up front.
+//! `-n`), the target is loopback only, bodies are read up front, and the TLS client
+//! configuration is built (certificates read) before the run.
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use clap::Parser;
 
 use crate::runtime;
 use crate::target::{parse_target, Target};
+use crate::tls::client::TlsPlan;
 
 /// Command line of `tollgate-load`.
 #[derive(Debug, Clone, Parser)]
@@ -16,7 +18,8 @@ use crate::target::{parse_target, Target};
     about = "HTTP load generator (closed and open loop, SSE-aware)"
 )]
 pub struct LoadArgs {
-    /// Target URL, e.g. http://127.0.0.1:8080/path (loopback only).
+    /// Target URL, e.g. http://127.0.0.1:8080/path or https://localhost:8443/ (loopback
+    /// only).
     #[arg(long)]
     pub url: String,
     /// Connections in total (open loop: the most it may open).
@@ -79,6 +82,22 @@ pub struct LoadArgs {
     /// HTTP/2: concurrent streams per connection.
     #[arg(long, default_value_t = 1)]
     pub streams: usize,
+    /// TLS: trust the CA certificates in this PEM file.
+    #[arg(long, conflicts_with = "insecure")]
+    pub cacert: Option<String>,
+    /// TLS: do not verify the server certificate (self-signed test certificates).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// TLS: ALPN ids to offer, in order, e.g. `h2,http/1.1`, or `none` (default: the
+    /// protocol the run speaks, `h2` with --h2 else `http/1.1`).
+    #[arg(long)]
+    pub alpn: Option<String>,
+    /// TLS: no session resumption (every handshake is a full one).
+    #[arg(long)]
+    pub no_resume: bool,
+    /// TLS: pin the version, 1.2 or 1.3 (default: both, 1.3 preferred).
+    #[arg(long, value_parser = crate::tls::Version::parse)]
+    pub tls_version: Option<crate::tls::Version>,
 }
 
 /// Parses `10s`, `500ms`, `2m`, `1h`, `1.5s` or a bare number of seconds.
@@ -132,6 +151,8 @@ pub struct RunConfig {
     pub h2: Option<super::h2client::H2Template>,
     /// HTTP/2 streams per connection.
     pub streams: usize,
+    /// TLS client configuration for `https://`.
+    pub tls: Option<TlsPlan>,
 }
 
 /// Reads bodies and checks the arguments.
@@ -151,6 +172,13 @@ pub fn check(a: &LoadArgs) -> Result<RunConfig, String> {
         }
     }
     let target = parse_target(&a.url)?;
+    let (tls, speak_h2) = match super::tls::options(a, &target)? {
+        Some(opts) => {
+            let (plan, h2) = super::tls::plan(opts, &target)?;
+            (Some(plan), h2)
+        }
+        None => (None, a.h2),
+    };
     let bodies = read_bodies(a)?;
     let method = a
         .method
@@ -181,9 +209,10 @@ pub fn check(a: &LoadArgs) -> Result<RunConfig, String> {
     if a.streams == 0 || a.streams > 10_000 {
         return Err("--streams must be between 1 and 10000".into());
     }
-    let h2 = if a.h2 {
+    let h2 = if speak_h2 {
         let t = super::h2client::H2Template::new(
             &method,
+            target.scheme(),
             &target.authority(),
             &target.path,
             &a.headers,
@@ -209,6 +238,7 @@ pub fn check(a: &LoadArgs) -> Result<RunConfig, String> {
         requests_bytes,
         h2,
         streams: a.streams,
+        tls,
     })
 }
 
@@ -312,5 +342,42 @@ mod tests {
             "x",
         ]);
         assert_eq!(check(&a).unwrap().method, "POST");
+    }
+
+    #[test]
+    fn tls_flags() {
+        let parse = |extra: &[&str]| {
+            let mut v = vec!["tollgate-load", "-n", "1"];
+            v.extend_from_slice(extra);
+            check(&LoadArgs::parse_from(v))
+        };
+        assert!(parse(&["--url", "http://127.0.0.1:1/", "-k"])
+            .unwrap_err()
+            .contains("https://"));
+        assert!(parse(&["--url", "https://127.0.0.1:1/"])
+            .unwrap_err()
+            .contains("--cacert"));
+        let c = parse(&["--url", "https://localhost:1/", "-k", "--h2"]).unwrap();
+        assert_eq!(c.tls.unwrap().alpn_offer(), vec!["h2"]);
+        assert!(c
+            .h2
+            .unwrap()
+            .uri
+            .to_string()
+            .starts_with("https://localhost:1/"));
+        let c = parse(&["--url", "https://[::1]:1/", "-k", "--alpn", "none"]).unwrap();
+        assert!(c.tls.unwrap().alpn_offer().is_empty());
+        let not_spoken = parse(&["--url", "https://127.0.0.1:1/", "-k", "--alpn", "spdy/3"]);
+        assert!(not_spoken.unwrap_err().contains("--h2"));
+        // Offering h2 without --h2 probes the server first (here: nobody listens).
+        let probe = parse(&[
+            "--url",
+            "https://127.0.0.1:1/",
+            "-k",
+            "--alpn",
+            "h2,http/1.1",
+        ]);
+        assert!(probe.unwrap_err().contains("probe"));
+        assert!(parse(&["--url", "https://127.0.0.1:1/", "--cacert", "/nonexistent"]).is_err());
     }
 }

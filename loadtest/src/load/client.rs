@@ -1,4 +1,4 @@
-//! One HTTP/1.1 client connection: send a preformatted request, read the response head
+//! One HTTP/1.1 client connection (cleartext, or TLS when a [`Connector`] is given): send a preformatted request, read the response head
 //! (httparse) and body (Content-Length, chunked or until close), and, for
 //! `text/event-stream` bodies, run the SSE parser and stream tracker as bytes arrive.
 //!
@@ -10,13 +10,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::recorder::{record_us, ErrorKind, Recorder};
 use crate::h1::{self, ChunkedDecoder, Framing};
 use crate::sse::{SseParser, StreamFigures, StreamTracker};
+use crate::tls::client::Connector;
+use crate::tls::stream::Stream;
 
 const MAX_HEAD: usize = 64 * 1024;
 
@@ -36,7 +36,7 @@ pub struct Response {
 /// A client connection (connected lazily).
 #[derive(Default)]
 pub struct Client {
-    stream: Option<TcpStream>,
+    stream: Option<Stream>,
     buf: Vec<u8>,
     pos: usize,
 }
@@ -64,10 +64,12 @@ impl Client {
         self.pos = 0;
     }
 
-    /// Opens the connection if needed. Counts a new connection in `rec`.
+    /// Opens the connection if needed (and runs the TLS handshake when `tls` is given).
+    /// Counts a new connection in `rec`, and the handshake.
     pub async fn ensure_connected(
         &mut self,
         addr: SocketAddr,
+        tls: Option<&Connector>,
         rec: &RefCell<Recorder>,
     ) -> Result<(), ErrorKind> {
         if self.stream.is_some() {
@@ -78,6 +80,10 @@ impl Client {
             .map_err(|_| ErrorKind::Connect)?;
         let _ = s.set_nodelay(true);
         rec.borrow_mut().connections += 1;
+        let s = match tls {
+            None => Stream::Plain(s),
+            Some(c) => Stream::tls(Box::new(super::tls::handshake(c, s, rec).await?)),
+        };
         self.stream = Some(s);
         self.buf.clear();
         self.pos = 0;
@@ -101,11 +107,10 @@ impl Client {
         if self.buf.capacity() - self.buf.len() < 4096 {
             self.buf.reserve(16 * 1024);
         }
-        let buf = std::mem::take(&mut self.buf);
-        let (len, cap) = (buf.len(), buf.capacity());
-        let (res, slice) = stream.read(buf.slice_mut(len..cap)).await;
-        self.buf = slice.into_inner();
-        res.map_err(|e| classify(&e))
+        stream
+            .read_append(&mut self.buf)
+            .await
+            .map_err(|e| classify(&e))
     }
 
     /// Sends `req` and reads the whole response. `t0` is the origin for TTFB and stream

@@ -1,4 +1,5 @@
-//! HTTP/2 client for `--h2` (h2c with prior knowledge): one TCP connection carries
+//! HTTP/2 client for `--h2` (h2c with prior knowledge, or h2 over TLS negotiated with
+//! ALPN for `https://` targets): one TCP connection carries
 //! `--streams` concurrent streams, each driven by its own task like an HTTP/1.1
 //! connection. The h2 crate runs on the worker's monoio runtime through monoio's poll-io
 //! adapter; the connection future is a task of its own.
@@ -18,6 +19,8 @@ use h2::client::SendRequest;
 use super::client::Response;
 use super::recorder::{record_us, ErrorKind, Recorder};
 use crate::sse::{SseParser, StreamTracker};
+use crate::tls::client::Connector;
+use crate::tls::stream::PollIo;
 
 /// What every request of the run is made from (HTTP/1.1-only headers removed).
 #[derive(Debug, Clone)]
@@ -33,16 +36,18 @@ pub struct H2Template {
 }
 
 impl H2Template {
-    /// Builds the template; `headers` are `Name: value` lines.
+    /// Builds the template; `scheme` is `http` or `https`, `headers` are `Name: value`
+    /// lines.
     pub fn new(
         method: &str,
+        scheme: &str,
         authority: &str,
         path: &str,
         headers: &[String],
         bodies: Option<&[Vec<u8>]>,
     ) -> Result<Self, String> {
         let method = http::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
-        let uri: http::Uri = format!("http://{authority}{path}")
+        let uri: http::Uri = format!("{scheme}://{authority}{path}")
             .parse()
             .map_err(|e: http::uri::InvalidUri| e.to_string())?;
         let mut map = http::HeaderMap::new();
@@ -128,6 +133,7 @@ impl H2Conn {
     async fn sender(
         self: &Rc<Self>,
         addr: SocketAddr,
+        tls: Option<&Connector>,
         rec: &RefCell<Recorder>,
     ) -> Result<SendRequest<Bytes>, ErrorKind> {
         loop {
@@ -147,7 +153,7 @@ impl H2Conn {
             }
         }
         self.connecting.set(true);
-        let result = self.connect(addr, rec).await;
+        let result = self.connect(addr, tls, rec).await;
         self.connecting.set(false);
         self.generation.set(self.generation.get() + 1);
         result
@@ -156,20 +162,44 @@ impl H2Conn {
     async fn connect(
         self: &Rc<Self>,
         addr: SocketAddr,
+        tls: Option<&Connector>,
         rec: &RefCell<Recorder>,
     ) -> Result<SendRequest<Bytes>, ErrorKind> {
         let tcp = monoio::net::TcpStream::connect(addr)
             .await
             .map_err(|_| ErrorKind::Connect)?;
         let _ = tcp.set_nodelay(true);
-        let io = tcp.try_into_poll_io().map_err(|_| ErrorKind::Connect)?;
+        match tls {
+            None => {
+                let io = tcp.try_into_poll_io().map_err(|_| ErrorKind::Connect)?;
+                self.start(io, true, rec).await
+            }
+            Some(c) => {
+                // The TCP connection counts even when its handshake fails (as HTTP/1.1).
+                rec.borrow_mut().connections += 1;
+                let io = super::tls::handshake(c, tcp, rec).await?;
+                self.start(io, false, rec).await
+            }
+        }
+    }
+
+    /// The HTTP/2 handshake on a connected stream (`count`: count the connection once it
+    /// succeeds); spawns the connection's driver task.
+    async fn start<T: PollIo + 'static>(
+        self: &Rc<Self>,
+        io: T,
+        count: bool,
+        rec: &RefCell<Recorder>,
+    ) -> Result<SendRequest<Bytes>, ErrorKind> {
         let (send, conn) = h2::client::Builder::new()
             .initial_window_size(1 << 20)
             .initial_connection_window_size(1 << 24)
             .handshake::<_, Bytes>(io)
             .await
             .map_err(|_| ErrorKind::Connect)?;
-        rec.borrow_mut().connections += 1;
+        if count {
+            rec.borrow_mut().connections += 1;
+        }
         let me = self.clone();
         monoio::spawn(async move {
             let _ = conn.await;
@@ -183,12 +213,13 @@ impl H2Conn {
     pub async fn exchange(
         self: &Rc<Self>,
         addr: SocketAddr,
+        tls: Option<&Connector>,
         tpl: &H2Template,
         i: usize,
         t0: Instant,
         rec: &RefCell<Recorder>,
     ) -> Result<Response, ErrorKind> {
-        let send = self.sender(addr, rec).await?;
+        let send = self.sender(addr, tls, rec).await?;
         let mut send = send.ready().await.map_err(|e| classify(&e))?;
         let (req, body) = tpl.request(i);
         let (resp, mut stream) = send
@@ -237,6 +268,7 @@ mod tests {
     fn template_drops_connection_headers() {
         let t = H2Template::new(
             "POST",
+            "https",
             "127.0.0.1:8080",
             "/v1?x=1",
             &[
@@ -249,6 +281,7 @@ mod tests {
         .unwrap();
         let (req, body) = t.request(3);
         assert_eq!(req.uri().path_and_query().unwrap().as_str(), "/v1?x=1");
+        assert_eq!(req.uri().scheme_str(), Some("https"));
         assert_eq!(req.headers().len(), 2);
         assert_eq!(req.headers()["x-a"], "b");
         assert_eq!(body, Bytes::from_static(b"{}"));

@@ -12,6 +12,7 @@ pub mod h2client;
 pub mod live;
 pub mod recorder;
 pub mod request;
+pub mod tls;
 pub mod worker;
 
 use std::io::Write;
@@ -22,6 +23,7 @@ use self::args::{LoadArgs, RunConfig};
 use self::live::LiveSlot;
 use self::recorder::Recorder;
 use self::worker::{Plan, Share};
+use crate::report::tls::TlsMeta;
 use crate::report::{Meta, Report};
 use crate::runtime::{self, Driver};
 
@@ -80,6 +82,7 @@ pub fn execute(
         live: live.clone(),
         h2: cfg.h2.clone(),
         streams: cfg.streams,
+        tls: cfg.tls.clone(),
     };
     let shares: Vec<Share> = (0..threads)
         .map(|i| Share {
@@ -131,7 +134,17 @@ pub fn execute(
         method: cfg.method.clone(),
         connections: cfg.connections,
         threads,
-        protocol: if cfg.h2.is_some() { "h2c" } else { "http/1.1" }.to_string(),
+        protocol: match (cfg.h2.is_some(), cfg.tls.is_some()) {
+            (true, false) => "h2c",
+            (true, true) => "h2",
+            (false, _) => "http/1.1",
+        }
+        .to_string(),
+        tls: cfg.tls.as_ref().map(|t| TlsMeta {
+            alpn_offered: t.alpn_offer(),
+            resumption: t.resumes(),
+            verified: t.verifies(),
+        }),
         streams: if cfg.h2.is_some() { cfg.streams } else { 1 },
         driver: driver.name().to_string(),
         rate: cfg.rate,

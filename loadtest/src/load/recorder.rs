@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::tls::TlsRecord;
 use crate::sse::StreamFigures;
 
 /// Why a request failed.
@@ -16,6 +17,9 @@ use crate::sse::StreamFigures;
 pub enum ErrorKind {
     /// The connection could not be opened.
     Connect,
+    /// The TLS handshake failed (untrusted certificate, no common version or ALPN
+    /// protocol, the peer closed or reset during the handshake).
+    Tls,
     /// No complete response within `--timeout`.
     Timeout,
     /// A 4xx response.
@@ -36,8 +40,9 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// All kinds, in report order.
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::Connect,
+        ErrorKind::Tls,
         ErrorKind::Timeout,
         ErrorKind::Status4xx,
         ErrorKind::Status5xx,
@@ -52,6 +57,7 @@ impl ErrorKind {
     pub fn name(self) -> &'static str {
         match self {
             ErrorKind::Connect => "connect",
+            ErrorKind::Tls => "tls",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Status4xx => "status_4xx",
             ErrorKind::Status5xx => "status_5xx",
@@ -160,6 +166,8 @@ pub struct Recorder {
     pub max_lag_us: u64,
     /// Event-stream figures.
     pub sse: SseRecord,
+    /// TLS handshakes.
+    pub tls: TlsRecord,
 }
 
 impl Default for Recorder {
@@ -178,6 +186,7 @@ impl Default for Recorder {
             late_sends: 0,
             max_lag_us: 0,
             sse: SseRecord::default(),
+            tls: TlsRecord::default(),
         }
     }
 }
@@ -264,6 +273,7 @@ impl Recorder {
         s.input_tokens += o.input_tokens;
         s.output_tokens += o.output_tokens;
         s.finished += o.finished;
+        self.tls.merge(&other.tls);
     }
 }
 

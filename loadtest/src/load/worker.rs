@@ -7,6 +7,8 @@
 //! intended time, so a stalled server cannot hide its stall by slowing the sender
 //! (coordinated omission, as wrk2 corrects it). When a slot is already late and every
 //! connection is busy, another connection is opened, up to this worker's share of `-c`.
+//!
+//! TLS: the worker makes its own [`Connector`] (its own session cache) from the plan.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -17,6 +19,7 @@ use super::client::Client;
 use super::h2client::{H2Conn, H2Template};
 use super::live::LiveSlot;
 use super::recorder::{record_us, ErrorKind, Recorder};
+use crate::tls::client::{Connector, TlsPlan};
 
 /// This worker's share of the run.
 #[derive(Debug, Clone)]
@@ -54,6 +57,8 @@ pub struct Plan {
     pub h2: Option<H2Template>,
     /// HTTP/2: concurrent streams per connection.
     pub streams: usize,
+    /// TLS (`https://`).
+    pub tls: Option<TlsPlan>,
 }
 
 /// A task's way to the server: its own HTTP/1.1 connection, or a stream slot on a shared
@@ -72,6 +77,7 @@ struct Ctx {
     rotate: Cell<usize>,
     tasks: Cell<usize>,
     h2_conns: Vec<Rc<H2Conn>>,
+    tls: Option<Connector>,
 }
 
 impl Ctx {
@@ -125,7 +131,9 @@ pub async fn run(plan: Plan, share: Share) -> Recorder {
     } else {
         Vec::new()
     };
+    let tls = plan.tls.as_ref().map(Connector::new);
     let ctx = Rc::new(Ctx {
+        tls,
         plan,
         share,
         bodies,
@@ -239,9 +247,13 @@ async fn one(ctx: &Ctx, client: &mut Conn, origin: Instant, sent_at: Instant) {
     let i = ctx.next_index();
     let work = async {
         match (&mut *client, &p.h2) {
-            (Conn::H2(conn), Some(tpl)) => conn.exchange(p.addr, tpl, i, origin, &ctx.rec).await,
+            (Conn::H2(conn), Some(tpl)) => {
+                let tls = ctx.tls.as_ref();
+                conn.exchange(p.addr, tls, tpl, i, origin, &ctx.rec).await
+            }
             (Conn::H1(c), _) => {
-                c.ensure_connected(p.addr, &ctx.rec).await?;
+                c.ensure_connected(p.addr, ctx.tls.as_ref(), &ctx.rec)
+                    .await?;
                 let req = ctx.bodies[i % ctx.bodies.len()].clone();
                 c.exchange(req, p.head, origin, &ctx.rec).await
             }
@@ -253,9 +265,9 @@ async fn one(ctx: &Ctx, client: &mut Conn, origin: Instant, sent_at: Instant) {
         Ok(r) => r,
         Err(_) => Err(limit_kind),
     };
-    if let Err(ErrorKind::Connect) = outcome {
-        // Do not spin on a refused port: a closed loop would turn it into millions of
-        // errors a second.
+    if let Err(ErrorKind::Connect | ErrorKind::Tls) = outcome {
+        // Do not spin on a refused port or a failing handshake: a closed loop would turn
+        // it into millions of errors a second.
         monoio::time::sleep(Duration::from_millis(10)).await;
     }
     record(ctx, client, outcome, origin, sent_at);

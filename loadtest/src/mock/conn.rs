@@ -2,6 +2,10 @@
 //! chunked), answer in order, keep alive, and batch the answers to pipelined requests into
 //! one write. Buffers come from the worker's pool and go back to it.
 //!
+//! With TLS on, the first bytes decide: a TLS handshake record starts the handshake
+//! ([`crate::tls::server::accept`]), anything else is served as cleartext; after a TLS
+//! connection ends the mock sends close_notify (not after a reset fault).
+//!
 //! Never panics on peer bytes: a bad head gets a 400, an oversized one 431, a bad body
 //! 400, a body over `--max-body` (when the mock must read it) 413; each closes the
 //! connection.
@@ -9,22 +13,21 @@
 use std::io;
 use std::rc::Rc;
 
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::route::{self, Head};
 use super::send::{self, Plan};
 use super::Worker;
 use crate::h1::{ChunkedDecoder, Framing};
+use crate::tls::stream::{Prefixed, Stream};
 
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 
 /// The connection's socket and buffers.
 pub struct Io {
-    /// The monoio socket.
-    pub stream: TcpStream,
+    /// The socket, cleartext or TLS.
+    pub stream: Stream,
     /// A second handle on the same socket, for options monoio does not expose (SO_LINGER).
     pub raw: std::net::TcpStream,
     /// Received bytes; `pos` is where the unparsed part starts.
@@ -33,6 +36,8 @@ pub struct Io {
     pub pos: usize,
     /// Responses not yet written.
     pub out: Vec<u8>,
+    /// SO_LINGER 0 is armed: closing sends RST (and no TLS close_notify).
+    pub reset: bool,
 }
 
 impl Io {
@@ -48,11 +53,7 @@ impl Io {
         if self.inb.capacity() - self.inb.len() < 4096 {
             self.inb.reserve(16 * 1024);
         }
-        let buf = std::mem::take(&mut self.inb);
-        let (len, cap) = (buf.len(), buf.capacity());
-        let (res, slice) = self.stream.read(buf.slice_mut(len..cap)).await;
-        self.inb = slice.into_inner();
-        res
+        self.stream.read_append(&mut self.inb).await
     }
 
     /// Writes everything in `out`.
@@ -64,14 +65,13 @@ impl Io {
         let (res, mut buf) = self.stream.write_all(buf).await;
         buf.clear();
         self.out = buf;
-        res.map(|_| ())
+        res
     }
 
     /// Writes `bytes` now (after anything pending).
     pub async fn send(&mut self, bytes: Vec<u8>) -> io::Result<()> {
         self.flush().await?;
-        let (res, _) = self.stream.write_all(bytes).await;
-        res.map(|_| ())
+        self.stream.write_all(bytes).await.0
     }
 
     fn unparsed(&self) -> &[u8] {
@@ -83,12 +83,30 @@ impl Io {
 pub async fn serve(w: Rc<Worker>, stream: TcpStream, raw: std::net::TcpStream) {
     w.stats.connection_opened(w.index);
     let _ = stream.set_nodelay(true);
+    let mut inb = w.take_buf();
+    let stream = match &w.tls {
+        None => Stream::Plain(stream),
+        Some(acceptor) => match crate::tls::server::accept(acceptor, stream, &mut inb).await {
+            Ok(a) => {
+                if let Some(resumed) = a.resumed {
+                    w.stats.tls_handshake(w.index, resumed);
+                }
+                a.stream
+            }
+            Err(_) => {
+                w.put_buf(inb);
+                w.stats.connection_closed(w.index);
+                return;
+            }
+        },
+    };
     let mut io = Io {
         stream,
         raw,
-        inb: w.take_buf(),
+        inb,
         pos: 0,
         out: w.take_buf(),
+        reset: false,
     };
     if let Ok(Next::H2) = drive(&w, &mut io).await {
         let Io {
@@ -101,8 +119,17 @@ pub async fn serve(w: Rc<Worker>, stream: TcpStream, raw: std::net::TcpStream) {
         let already = inb[pos..].to_vec();
         w.put_buf(inb);
         w.put_buf(out);
-        let _ = super::h2::serve(&w, stream, already).await;
+        let _ = match stream {
+            Stream::Plain(tcp) => match tcp.try_into_poll_io() {
+                Ok(poll) => super::h2::serve(&w, Prefixed::new(already, poll)).await,
+                Err((e, _)) => Err(e),
+            },
+            Stream::Tls { io, .. } => super::h2::serve(&w, Prefixed::new(already, io)).await,
+        };
     } else {
+        if !io.reset {
+            io.stream.close_notify().await;
+        }
         w.put_buf(std::mem::take(&mut io.inb));
         w.put_buf(std::mem::take(&mut io.out));
     }

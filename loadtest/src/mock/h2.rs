@@ -1,82 +1,31 @@
 //! HTTP/2 with prior knowledge (h2c) for the mock: a connection that opens with the HTTP/2
 //! preface is handed to the h2 crate (on the worker's monoio runtime, through monoio's
-//! poll-io adapter). Each stream gets the plain answer, shaped by the same control headers
+//! poll-io adapter), over cleartext or TLS. Each stream gets the plain answer, shaped by the same control headers
 //! as HTTP/1.1 (`x-mock-status`, `-body-size`, `-delay-ms`, and the faults `429`, `500`,
 //! `503`, `hang`, `reset-mid-stream` which becomes RST_STREAM). `/__mock/stats` works;
 //! echo, upgrade and the LLM routes are HTTP/1.1 only.
 
 use std::io;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::control::{Control, Fault};
 use super::plain::body_bytes;
 use super::Worker;
+use crate::tls::stream::PollIo;
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// A stream that first replays bytes already read.
-struct Prefixed<T> {
-    pre: Vec<u8>,
-    pos: usize,
-    inner: T,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if self.pos < self.pre.len() {
-            let n = (self.pre.len() - self.pos).min(buf.remaining());
-            let start = self.pos;
-            buf.put_slice(&self.pre[start..start + n]);
-            self.pos += n;
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
 
 fn to_io(e: h2::Error) -> io::Error {
     io::Error::other(e)
 }
 
-/// Serves an HTTP/2 connection; `already` holds the bytes read before the switch.
-pub async fn serve(
-    w: &Rc<Worker>,
-    stream: monoio::net::TcpStream,
-    already: Vec<u8>,
-) -> io::Result<()> {
-    let inner = stream.try_into_poll_io().map_err(|(e, _)| e)?;
-    let io = Prefixed {
-        pre: already,
-        pos: 0,
-        inner,
-    };
+/// Serves an HTTP/2 connection on `io` (cleartext or TLS; the bytes read before the
+/// switch are replayed first).
+pub async fn serve<T: PollIo + 'static>(w: &Rc<Worker>, io: T) -> io::Result<()> {
     let mut conn = h2::server::Builder::new()
         .initial_window_size(1 << 20)
         .initial_connection_window_size(1 << 24)

@@ -6,6 +6,9 @@
 //! `x-mock-*` headers ([`control`]); counters from `GET /__mock/stats` ([`stats`]).
 //!
 //! On start it prints `listening on ADDR` (the real port when `:0` was asked) on stdout.
+//!
+//! TLS (`--tls-cert`/`--tls-key` or `--tls-self-signed`): the same port then also takes TLS
+//! connections, HTTP/1.1 or h2 inside (see [`crate::tls::server`]).
 
 pub mod conn;
 pub mod control;
@@ -100,6 +103,33 @@ pub struct MockArgs {
     /// Largest request body the mock keeps (echo, LLM), in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     pub max_body: usize,
+    /// TLS: certificate chain, PEM (leaf first). The port then takes TLS and cleartext.
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    pub tls_cert: Option<String>,
+    /// TLS: private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<String>,
+    /// TLS with a self-signed certificate made at start (localhost, 127.0.0.1, ::1).
+    #[arg(long)]
+    pub tls_self_signed: bool,
+    /// Write the self-signed certificate (PEM) here, for clients' `--cacert`; written before
+    /// the `listening on` line. Without it the PEM goes to stderr.
+    #[arg(long, requires = "tls_self_signed")]
+    pub tls_cert_out: Option<String>,
+}
+
+impl MockArgs {
+    /// The TLS certificate source, when TLS is on.
+    pub fn tls_source(&self) -> Option<crate::tls::server::CertSource> {
+        use crate::tls::server::CertSource;
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(CertSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => self.tls_self_signed.then_some(CertSource::SelfSigned),
+        }
+    }
 }
 
 fn parse_delay(s: &str) -> Result<DelaySpec, String> {
@@ -180,6 +210,8 @@ pub struct Worker {
     pub driver: Driver,
     /// The default plain answer.
     pub preformatted: plain::Preformatted,
+    /// TLS, when on (shared configuration and ticketer).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     pool: RefCell<Vec<Vec<u8>>>,
     rng: Cell<u64>,
 }
@@ -202,6 +234,7 @@ impl Worker {
             log,
             driver,
             preformatted,
+            tls: None,
             pool: RefCell::new(Vec::new()),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
         }
@@ -253,6 +286,21 @@ impl Worker {
 pub fn run(args: MockArgs) -> anyhow::Result<()> {
     let threads = args.threads.max(1);
     let driver = Driver::detect(args.epoll);
+    let tls = match args.tls_source() {
+        None => None,
+        Some(source) => {
+            let tls = crate::tls::server::config(&source).map_err(anyhow::Error::msg)?;
+            if let Some(pem) = &tls.self_signed_pem {
+                match &args.tls_cert_out {
+                    Some(path) => std::fs::write(path, pem)
+                        .map_err(|e| anyhow::anyhow!("cannot write {path}: {e}"))?,
+                    None => eprint!("tollgate-mock: self-signed certificate:\n{pem}"),
+                }
+            }
+            Some(tokio_rustls::TlsAcceptor::from(tls.config))
+        }
+    };
+    let tls_note = if tls.is_some() { ", tls" } else { "" };
     let sockets = listener::bind_all(args.listen, threads)?;
     let local = sockets[0]
         .local_addr()?
@@ -267,12 +315,13 @@ pub fn run(args: MockArgs) -> anyhow::Result<()> {
         driver,
         args.cpus.as_ref().map_or(&[][..], |c| &c.0),
         move |i, sock| {
-            let worker = Worker::new(cfg.clone(), i, stats.clone(), log.clone(), driver);
+            let mut worker = Worker::new(cfg.clone(), i, stats.clone(), log.clone(), driver);
+            worker.tls = tls.clone();
             listener::accept_loop(sock, worker)
         },
     )?;
     println!(
-        "listening on {local} ({threads} threads, {})",
+        "listening on {local} ({threads} threads, {}{tls_note})",
         driver.name()
     );
     std::io::stdout().flush()?;
@@ -303,7 +352,7 @@ mod tests {
             "--fault",
             "hang",
         ]);
-        assert_eq!(a.cpus.unwrap().0, vec![1]);
+        assert_eq!(a.cpus.as_ref().unwrap().0, vec![1]);
         assert_eq!(
             a.delay_ms,
             DelaySpec {
@@ -313,5 +362,10 @@ mod tests {
         );
         assert_eq!(a.fault, Some(Fault::Hang));
         assert_eq!(a.models, vec!["mock-gpt", "mock-claude"]);
+        assert!(a.tls_source().is_none());
+        let a = MockArgs::parse_from(["tollgate-mock", "--tls-self-signed"]);
+        assert!(a.tls_source().is_some());
+        assert!(MockArgs::try_parse_from(["tollgate-mock", "--tls-cert", "c.pem"]).is_err());
+        assert!(MockArgs::try_parse_from(["tollgate-mock", "--tls-cert-out", "c.pem"]).is_err());
     }
 }

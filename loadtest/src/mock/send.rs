@@ -6,8 +6,6 @@ use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
-use monoio::io::AsyncWriteRentExt;
-
 use super::conn::Io;
 use super::llm::stream::StreamJob;
 use super::Worker;
@@ -133,14 +131,14 @@ pub async fn drip(io: &mut Io, bytes: &[u8], gap: Duration) -> io::Result<()> {
         if i > 0 {
             sleep(gap).await;
         }
-        let (res, _) = io.stream.write_all(vec![*b]).await;
-        res?;
+        io.stream.write_all(vec![*b]).await.0?;
     }
     Ok(())
 }
 
 /// Arms SO_LINGER 0 so that closing the socket sends RST instead of FIN.
-pub fn reset(io: &Io) {
+pub fn reset(io: &mut Io) {
+    io.reset = true;
     let _ = socket2::SockRef::from(&io.raw).set_linger(Some(Duration::ZERO));
 }
 

@@ -7,6 +7,8 @@
 //!   request (`/__mock/stats` or `/__mock/requests`), so polling does not disturb the count.
 //! - `requests`: requests whose head was parsed, except control requests.
 //! - `active_connections`: connections open now (stats connections included).
+//! - `tls_handshakes`, `tls_resumed`: completed TLS handshakes, and those of them that
+//!   resumed a session (stats connections included).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -18,6 +20,8 @@ struct Slot {
     requests: AtomicU64,
     opened: AtomicU64,
     closed: AtomicU64,
+    tls_handshakes: AtomicU64,
+    tls_resumed: AtomicU64,
 }
 
 /// All threads' slots.
@@ -66,6 +70,15 @@ impl Stats {
         Self::bump(&self.slots[t].connections, -1);
     }
 
+    /// A TLS handshake completed on worker `t`.
+    pub fn tls_handshake(&self, t: usize, resumed: bool) {
+        let s = &self.slots[t];
+        Self::bump(&s.tls_handshakes, 1);
+        if resumed {
+            Self::bump(&s.tls_resumed, 1);
+        }
+    }
+
     /// A (non-stats) request head was parsed on worker `t`.
     pub fn request(&self, t: usize) {
         Self::bump(&self.slots[t].requests, 1);
@@ -96,10 +109,15 @@ impl Stats {
     /// The JSON body of `GET /__mock/stats`.
     pub fn to_json(&self, driver: &str) -> Vec<u8> {
         let (total, per) = self.snapshot();
+        let sum = |f: fn(&Slot) -> &AtomicU64| -> u64 {
+            self.slots.iter().map(|s| f(s).load(Relaxed)).sum()
+        };
         let v = serde_json::json!({
             "connections": total.connections,
             "requests": total.requests,
             "active_connections": total.active_connections,
+            "tls_handshakes": sum(|s| &s.tls_handshakes),
+            "tls_resumed": sum(|s| &s.tls_resumed),
             "threads": per.len(),
             "driver": driver,
             "per_thread": per,
@@ -120,6 +138,7 @@ mod tests {
         s.uncount_connection(1);
         s.request(0);
         s.request(0);
+        s.tls_handshake(1, true);
         s.connection_closed(0);
         let (t, per) = s.snapshot();
         assert_eq!(
@@ -133,5 +152,9 @@ mod tests {
         assert_eq!(per.len(), 2);
         let v: serde_json::Value = serde_json::from_slice(&s.to_json("epoll")).unwrap();
         assert_eq!(v["requests"], 2);
+        assert_eq!(
+            (v["tls_handshakes"].as_u64(), v["tls_resumed"].as_u64()),
+            (Some(1), Some(1))
+        );
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod html;
 pub mod text;
+pub mod tls;
 
 use std::collections::BTreeMap;
 
@@ -24,8 +25,10 @@ pub struct Meta {
     pub connections: usize,
     /// Worker threads.
     pub threads: usize,
-    /// `http/1.1` or `h2c`.
+    /// `http/1.1`, `h2c` (cleartext HTTP/2) or `h2` (HTTP/2 over TLS).
     pub protocol: String,
+    /// TLS set-up, for `https://` targets.
+    pub tls: Option<tls::TlsMeta>,
     /// HTTP/2 streams per connection (1 for HTTP/1.1).
     pub streams: usize,
     /// I/O driver.
@@ -168,6 +171,8 @@ pub struct Report {
     pub sse: Option<SseReport>,
     /// Open-loop figures, when `--rate` was given.
     pub open_loop: Option<OpenLoop>,
+    /// TLS handshake figures, for `https://` targets.
+    pub tls: Option<tls::TlsReport>,
     /// Completions per second of the run.
     pub per_second: Vec<Second>,
 }
@@ -210,7 +215,12 @@ impl Report {
                 service_us: Summary::of(&r.service),
             }
         });
+        let tls = meta
+            .tls
+            .as_ref()
+            .map(|_| tls::TlsReport::build(&r.tls, secs));
         Report {
+            tls,
             sent: r.sent,
             ok: r.ok,
             errors_total,
@@ -270,6 +280,7 @@ mod tests {
             connections: 1,
             threads: 1,
             protocol: "http/1.1".into(),
+            tls: None,
             streams: 1,
             driver: "epoll".into(),
             rate: Some(100.0),

@@ -37,10 +37,10 @@ impl Report {
             Some(r) => format!("open loop at {r} req/s"),
             None => "closed loop".to_string(),
         };
-        let proto = if m.protocol == "h2c" {
-            format!("h2c x{} streams, ", m.streams)
-        } else {
-            String::new()
+        let proto = match (m.protocol.starts_with("h2"), m.tls.is_some()) {
+            (true, _) => format!("{} x{} streams, ", m.protocol, m.streams),
+            (false, true) => format!("{} over tls, ", m.protocol),
+            (false, false) => String::new(),
         };
         let _ = writeln!(
             o,
@@ -71,6 +71,9 @@ impl Report {
         };
         line(&mut o, latency_name, &self.latency_us);
         line(&mut o, "ttfb", &self.ttfb_us);
+        if let (Some(t), Some(tm)) = (&self.tls, &m.tls) {
+            t.to_text(tm, &mut o);
+        }
         if let Some(ol) = &self.open_loop {
             line(&mut o, "service (actual)", &ol.service_us);
             let _ = writeln!(o, "  open loop: target {:.1} req/s, sent {:.1} req/s, {} late sends (>1ms), max lag {}", ol.target_rate, ol.sent_rate, ol.late_sends, fmt_us(ol.max_lag_us));
