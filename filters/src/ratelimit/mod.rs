@@ -1,0 +1,157 @@
+//! Rate limits, token and spend quotas, and concurrency limits: per-core buckets that
+//! draw allowances from a shared budget lazily (DESIGN.md §1.2, §5).
+//!
+//! # What a limit means
+//!
+//! A limit is `L` units per fixed window of `W` (seconds to days), per key. Windows are
+//! aligned to the Unix epoch: window `e` is `[e·W, (e+1)·W)` in wall-clock ms, the same
+//! on every core and every instance (a day window starts at 00:00 UTC). "`L` per window"
+//! bounds the units admitted *within each such window*; it is not a sliding bound: a
+//! client may use `L` at the end of one window and `L` at the start of the next, so any
+//! span of length `W` that straddles a boundary can see up to `2L`.
+//!
+//! Units are what the [`Kind`] counts: requests (cost 1), LLM tokens (input, output or
+//! total: only the amount charged differs), spend (integer micro-dollars), or permits
+//! for a concurrency limit (no window; see below). Keys are opaque hashes
+//! ([`LimitKey`], built by [`KeyBuilder`] from consumer, group, route, model, client IP
+//! or a header's value).
+//!
+//! Why fixed windows and not a sliding window or GCRA: a window's budget is one integer
+//! per key (`taken`), which can be handed out in exact pieces. That is what lets each
+//! core hold a share of it and stay exact without talking to the others, lets charges
+//! known only after the response (tokens, spend) subtract from the same integer, gives
+//! every core and instance the same reset time for `RateLimit-Reset`, and makes the
+//! Redis state one key per window that expires by itself. A GCRA's state is a
+//! theoretical arrival time that moves with every admission; splitting it into
+//! per-core shares makes the error depend on the rates. The price is the boundary burst
+//! above; a shorter window (or a second, shorter limit) bounds it.
+//!
+//! # The algorithm
+//!
+//! Per key and window the shared cell ([`SharedCell`]) holds `taken`: allowance handed
+//! out plus debt pushed, minus allowance given back. Each core holds, per key, a local
+//! `balance` ([`Shard`]). A request of cost `c` is admitted iff `balance >= c` (and the
+//! key is not known to be below zero); the core subtracts `c` from its own memory and is
+//! done. When the balance cannot cover a request, the core *exchanges* with the cell: it
+//! gives back its balance and asks for `want`; the cell applies, atomically,
+//!
+//! ```text
+//! taken' = max(0, taken - returned + charged)
+//! granted = clamp(want, 0, L - taken')        taken'' = taken' + granted
+//! ```
+//!
+//! ([`exchange_budget`]). `want` adapts to the key's rate on this core: about two sync
+//! intervals of its observed demand (a moving average), at least the request's cost,
+//! at most `a_max = max(1, ⌊L / (N·k)⌋)` (`N` cores, `k = share_divisor`, default 4).
+//! A cold key asks for exactly what its request needs and keeps nothing; a hot key asks
+//! for enough to last about two intervals. On a timer (every sync interval `I`, default
+//! 5 ms) a core exchanges each key that holds allowance, debt or unmet demand: an idle
+//! key gives everything back and is then clean (nothing to visit, nothing held), and
+//! after `idle_ttl` it leaves the core's bounded map.
+//!
+//! Charges known after the fact (tokens from the usage, spend, a settle above the
+//! reservation) subtract from the balance and may drive it below zero; the core then
+//! exchanges at once, pushing the debt into `taken`. An answer with `taken > L` tells
+//! the core the key is below zero: it refuses the key until the window ends, or until a
+//! later exchange finds budget again. Admission may reserve an estimate
+//! ([`Ticket`]) and settle to the real cost later: the difference is a charge or a
+//! refund; a refund of a window that is over is dropped.
+//!
+//! # Bounds (one instance, `N` cores, in-process cell)
+//!
+//! Let `A` be the units admitted in a window, `R` the refunds applied in it, `C` the
+//! charges beyond reservations applied in it, and `U = A - R + C` the window's total.
+//! The accounting identity is `taken = U + Σ balances`, with every balance `>= 0`
+//! outside a call (debt is pushed at once), and a grant never lifts `taken` above `L`.
+//!
+//! - **B1, exact up front.** `A - R <= L`. When costs are known at admission (requests,
+//!   concurrency, tokens or spend whose reservation is never exceeded) the instance
+//!   never admits more than `L` in a window: over-admission 0. Proof: every admitted
+//!   unit was granted first, and grants stop at `L`.
+//! - **B2, over-admission after the fact.** `U <= L + C`: charges beyond the
+//!   reservation can push the total past `L` (no limiter can refuse a cost already
+//!   incurred). From the moment `U >= L`, no core is granted anything (`taken >= U`),
+//!   so the instance admits at most what the cores already hold:
+//!
+//!   ```text
+//!   over-admission per instance  <=  N · a_max  =  N · max(1, ⌊L / (N·k)⌋)  <=  max(N, L/k)
+//!   ```
+//!
+//!   units (plus refunds applied after that moment, which lowered `U` first). With a
+//!   reservation of at least 1 unit per request, that is also at most `N · a_max`
+//!   requests admitted after the budget ran out. A limit that reserves nothing (cost 0)
+//!   bounds the count of such requests by nothing; pair it with a requests or
+//!   concurrency limit.
+//! - **Tolerance.** Under demand above `L` that lasts to the window's end, with every
+//!   core's timer running, `A >= L - N · a_max - (c_max - 1)`: what is not admitted is
+//!   at most what cores hold unused or gave back in the window's last interval, and a
+//!   partial grant smaller than the request at hand (`c_max` the largest cost).
+//! - **Concurrency** (a semaphore with per-core shares of permits; release = a refund).
+//!   In flight `<= L` at every instant (B1). It may refuse while other cores hold up to
+//!   `(N - 1) · a_max` unused permits, until their next timer (`<= I`). Its in-process
+//!   table rotates every `window` (default 1 h) to bound memory; the previous
+//!   generation's permits keep counting, so a permit held across two rotations (longer
+//!   than one `window`) stops counting: set `window` above the longest request.
+//! - **Remaining** ([`Quota::remaining`]) is approximate: this core's balance plus the
+//!   global remainder at its last exchange; high by at most the other cores' use since
+//!   their last exchanges.
+//!
+//! The property tests in `tests/` drive `N` simulated cores (random arrivals, random
+//! timer phases, one hot core, charges after the fact) over one in-process cell and
+//! check B1, B2 and the tolerance against an oracle that sees every admission; a
+//! threaded test checks B1 and the concurrency bound with real threads.
+//!
+//! # Why the hot path touches nothing shared
+//!
+//! An admission from the balance is a hash lookup in the core's own map and an integer
+//! comparison: no lock, no atomic, no cache line another core writes. The cell is
+//! touched only by exchanges: per key and core at most once per `I` on the timer, plus
+//! when the balance runs dry. A hot key asks for two intervals' worth, so it runs dry
+//! about once per interval whatever its rate, until `a_max` binds (rate above
+//! `a_max / 2I`, i.e. the window's budget drains in under about `2k·N` intervals); a
+//! cold key (under one request per interval) exchanges on each request, which is what
+//! keeps it exact without stranding allowance on idle keys. The in-process exchange is
+//! a few loads and one CAS on the key's own slot ([`InProcessCell`]).
+//!
+//! # Across instances: Redis
+//!
+//! A Redis cell implements [`SharedCell`] with `IMMEDIATE = false`: `exchange` queues
+//! the exchange on the core's Redis connection (`EVALSHA` of
+//! [`redis::EXCHANGE_SCRIPT`], which applies the same rule atomically and sets the key
+//! to expire a window after its window ends) and answers [`Reply::Pending`]; the
+//! worker hands the reply to [`Shard::complete`] (or `None` on error or time-out, which
+//! applies the limit's [`FailMode`]). During the round trip the core keeps what it
+//! held up to its `want` and goes on admitting from it, so no request waits for Redis
+//! in the common case. Calls per hot key are at most `instances · N / I` per second (plus
+//! the dry exchanges above). The bound across `M` instances adds what the cluster
+//! admits while a debt is on its way: debts reach Redis within one interval plus a
+//! round trip, so over-admission `<= M · N · a_max` plus the traffic of one sync
+//! interval (and a round trip) across the cluster. Clock skew between instances moves
+//! their window boundaries by the skew; keep clocks synchronised (NTP).
+//!
+//! Not here: consumers and credentials, the Redis connection, and the filter that
+//! builds keys from a request and maps a [`Denial`] to a 429 (later work, which uses
+//! [`LimitConfig`] and [`Limiter`]).
+//!
+//! No I/O and no clock here: every function takes `now` (ms since the Unix epoch).
+
+mod bucket;
+mod cell;
+mod config;
+mod in_process;
+mod key;
+mod limiter;
+mod lru;
+pub mod redis;
+mod shard;
+mod spec;
+#[cfg(test)]
+mod tests;
+
+pub use cell::{exchange_budget, Exchange, Grant, Reply, SharedCell};
+pub use config::{InvalidLimit, KeyPart, LimitConfig, RateLimitConfig, Span, SyncConfig};
+pub use in_process::InProcessCell;
+pub use key::{KeyBuilder, KeyHasher, LimitKey};
+pub use limiter::{Ask, LimitId, Limiter, Refused, Ticket, Usage};
+pub use shard::{Admitted, Shard, ShardStats};
+pub use spec::{max_allowance, Denial, DenyReason, FailMode, Kind, LimitSpec, Quota, MAX_LIMIT};
