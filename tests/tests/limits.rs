@@ -290,3 +290,100 @@ fn stalled_body_is_408_after_body_read_timeout() {
         "the upstream never got a whole request"
     );
 }
+
+/// `max_body_bytes` bounds the body's data, as it does for Content-Length: a chunked
+/// body whose data fits is accepted, framing bytes not counted.
+#[test]
+fn chunked_body_of_exactly_max_body_is_accepted() {
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(&up, "max_body_bytes = 100", ""));
+    let body = "d".repeat(100);
+    let req = format!("POST /cl HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{body}");
+    assert_eq!(
+        tollgate_tests::client::exchange(&gw.addr(), req.as_bytes())
+            .unwrap()
+            .status,
+        200
+    );
+    let req = format!(
+        "POST /chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n{body}\r\n0\r\n\r\n"
+    );
+    let r = tollgate_tests::client::exchange(&gw.addr(), req.as_bytes()).unwrap();
+    assert_eq!(
+        r.status, 200,
+        "100 bytes of chunked data refused by max_body_bytes = 100"
+    );
+    // One byte more of data is refused.
+    let body = "d".repeat(101);
+    let req = format!(
+        "POST /chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n{body}\r\n0\r\n\r\n"
+    );
+    assert_eq!(
+        tollgate_tests::client::exchange(&gw.addr(), req.as_bytes())
+            .unwrap()
+            .status,
+        413
+    );
+}
+
+/// Tiny chunks with long extensions cannot push far more than the limit upstream: the
+/// wire bytes are capped at twice the limit plus 64 KiB.
+#[test]
+fn chunked_framing_overhead_is_bounded() {
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(&up, "max_body_bytes = 100", ""));
+    let ext = "x".repeat(3000);
+    let mut req = b"POST /ext HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..40 {
+        req.extend_from_slice(format!("1;{ext}\r\nd\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let mut c = open(&gw, 5);
+    let _ = c.stream.write_all(&req);
+    let r = c.read_response("POST").expect("an answer");
+    assert_eq!(
+        r.status, 413,
+        "40 data bytes in 120 KB of framing must be refused"
+    );
+}
+
+#[test]
+fn connections_over_max_connections_wait_in_the_backlog() {
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(&up, "", "max_connections = 2"));
+    let mut held = Vec::new();
+    for name in ["a", "b"] {
+        let mut c = open(&gw, 3);
+        c.send(format!("GET /{name} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        assert_eq!(c.read_response("GET").unwrap().status, 200);
+        held.push(c);
+    }
+    // The third connects (the kernel queues it) but is not served while both slots are
+    // taken.
+    let mut third = open(&gw, 3);
+    third
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    third.send(b"GET /c HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(
+        third.read_response("GET").is_none(),
+        "a third connection was served beyond max_connections = 2"
+    );
+    assert!(third.pending().is_empty());
+    assert_eq!(up.request_count(), 2);
+
+    // Freeing a slot lets it in.
+    drop(held.remove(0));
+    let t0 = Instant::now();
+    third
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let r = third
+        .read_response("GET")
+        .expect("served once a slot is free");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "ok /c");
+    assert!(t0.elapsed() < Duration::from_secs(2));
+}

@@ -273,6 +273,9 @@ async fn accept_loop(
             None => return,
             Some(Ok((stream, peer))) => {
                 worker.metrics.connections_accepted.inc();
+                // Counted here, not when the task first runs: the loop checks the count
+                // again before the new task has had a chance to run.
+                worker.active.set(worker.active.get() + 1);
                 monoio::spawn(crate::server::serve_connection(
                     stream,
                     peer,

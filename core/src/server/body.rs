@@ -67,31 +67,62 @@ pub async fn copy_length(src: &mut Src<'_>, dst: &mut TcpStream, n: u64) -> Resu
 }
 
 /// Forwards a chunked body in its original framing, validating it. `max` bounds the
-/// bytes on the wire (framing included). Returns the bytes copied.
+/// body's *data* (as `Content-Length` would); the bytes on the wire, framing included,
+/// are bounded by [`wire_limit`] so that tiny chunks with long extensions cannot send
+/// far more than `max` upstream. Returns the bytes copied (framing included).
 pub async fn copy_chunked(
     src: &mut Src<'_>,
     dst: &mut TcpStream,
     scanner: &mut ChunkedScanner,
     max: u64,
 ) -> Result<u64, CopyError> {
-    let mut total = 0u64;
+    let (mut wire, mut data) = (0u64, 0u64);
+    let wire_max = wire_limit(max);
     loop {
         src.fill().await?;
-        let step = scanner.scan(src.buf).map_err(CopyError::Framing)?;
-        total += step.consumed as u64;
-        if total > max {
+        // Walk the buffered bytes with `decode` to count the data, then forward all of
+        // what belongs to the body in one write.
+        let mut consumed = 0;
+        let mut done = false;
+        if max == u64::MAX {
+            // Unbounded (a response body): no need to count the data.
+            let step = scanner.scan(src.buf).map_err(CopyError::Framing)?;
+            consumed = step.consumed;
+            done = step.done;
+        }
+        while consumed < src.buf.len() && !done {
+            let step = scanner
+                .decode(&src.buf[consumed..])
+                .map_err(CopyError::Framing)?;
+            if let Some(d) = step.data {
+                data += d.len() as u64;
+            }
+            consumed += step.consumed;
+            done = step.done;
+            if step.consumed == 0 {
+                break;
+            }
+        }
+        wire += consumed as u64;
+        if data > max || wire > wire_max {
             return Err(CopyError::TooLarge);
         }
-        let part = src.buf.split_to(step.consumed);
+        let part = src.buf.split_to(consumed);
         if !part.is_empty() {
             write_buf(dst, part)
                 .await
                 .map_err(|_| CopyError::DstWrite)?;
         }
-        if step.done {
-            return Ok(total);
+        if done {
+            return Ok(wire);
         }
     }
+}
+
+/// The most wire bytes a chunked body with `max` data bytes may take: twice the data
+/// plus 64 KiB of framing and trailers.
+pub fn wire_limit(max: u64) -> u64 {
+    max.saturating_mul(2).saturating_add(64 * 1024)
 }
 
 /// Forwards only the data of a chunked body (for an HTTP/1.0 client, which gets a

@@ -13,15 +13,15 @@ use tollgate_proto::h1::{BodyFraming, Method, Status};
 
 use super::conn::ClientConn;
 use super::error::ProxyError;
-use super::io::{read_more, read_some, ReadError};
+use super::io::{linger_close, read_more, read_some, ReadError};
 use super::local::{write_error, write_local};
 use super::proxy::{self, Next};
 use super::tunnel;
 use crate::runtime::{CoreConfig, Worker};
 
 /// Serves one client connection until it closes, times out or the worker drains.
+/// The accept loop has already counted it in `worker.active`; this releases the count.
 pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, worker: Rc<Worker>) {
-    worker.active.set(worker.active.get() + 1);
     worker.metrics.connections_active.inc();
     let _ = stream.set_nodelay(true);
     let c = ClientConn::new(stream, peer, worker.take_buffer());
@@ -53,6 +53,7 @@ async fn run(mut c: ClientConn, w: &Worker) -> Option<bytes::BytesMut> {
                 w.metrics.rejected[class].inc();
                 tracing::debug!(peer = %c.peer, error = e.reason(), "request refused");
                 write_error(&mut c, &cc, e, true).await;
+                linger_close(c.stream).await;
                 return None;
             }
         }
@@ -61,7 +62,14 @@ async fn run(mut c: ClientConn, w: &Worker) -> Option<bytes::BytesMut> {
         let cc = w.current();
         match handle(&mut c, w, &cc).await {
             Next::KeepAlive => c.release_request(),
-            Next::Close => return None,
+            Next::Close => {
+                // An error answer may leave the client's request (or the next one)
+                // unread: close without a reset so the answer reaches it.
+                if c.ctx.error.is_some() || !c.buf.is_empty() {
+                    linger_close(c.stream).await;
+                }
+                return None;
+            }
             Next::Tunnel(up, idle) => {
                 let (up_stream, up_buf) = up.into_parts();
                 tunnel::run(c.stream, c.buf, up_stream, up_buf, idle).await;

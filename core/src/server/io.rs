@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use monoio::buf::IoBuf;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 /// Keep at least this much free space before a read.
@@ -64,4 +64,32 @@ pub async fn write_vec(stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<
 pub async fn write_buf<B: IoBuf>(stream: &mut TcpStream, buf: B) -> io::Result<()> {
     let (res, _) = stream.write_all(buf).await;
     res.map(|_| ())
+}
+
+/// Closes a connection that may still have unread input without resetting it: a close
+/// with unread bytes sends RST, and an RST can destroy the error response still in
+/// flight to the client. So: shut down our side, then read and discard until the client
+/// closes, it stays quiet for 500 ms, 2 s pass, or 1 MiB was discarded (nginx calls
+/// this a lingering close).
+pub async fn linger_close(mut stream: TcpStream) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut discarded = 0usize;
+    while discarded < 1 << 20 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let wait = left.min(Duration::from_millis(500));
+        match monoio::time::timeout(wait, stream.read(buf)).await {
+            Ok((Ok(n), b)) if n > 0 => {
+                discarded += n;
+                buf = b;
+            }
+            _ => return,
+        }
+    }
 }
