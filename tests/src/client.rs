@@ -14,7 +14,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -32,9 +35,14 @@ pub struct Conn {
 impl Conn {
     pub fn open(addr: &str) -> Conn {
         let stream = TcpStream::connect(addr).expect("connect to gateway");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let _ = stream.set_nodelay(true);
-        Conn { stream, buf: Vec::new() }
+        Conn {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
@@ -60,13 +68,17 @@ impl Conn {
     /// True if the peer closed the connection within `timeout` (reads nothing more).
     pub fn closed_within(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        self.stream.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        self.stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
         let mut tmp = [0u8; 1024];
         while Instant::now() < deadline {
             match self.stream.read(&mut tmp) {
                 Ok(0) => return true,
                 Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
                 Err(_) => return true,
             }
         }
@@ -81,7 +93,11 @@ impl Conn {
 
 /// Sends one request on a new connection and reads the response.
 pub fn exchange(addr: &str, request: &[u8]) -> Option<Response> {
-    let method = std::str::from_utf8(request).ok()?.split(' ').next()?.to_string();
+    let method = std::str::from_utf8(request)
+        .ok()?
+        .split(' ')
+        .next()?
+        .to_string();
     let mut c = Conn::open(addr);
     c.send(request);
     c.read_response(&method)
@@ -101,25 +117,59 @@ fn parse_response(buf: &[u8], method: &str) -> Option<(Response, usize)> {
         _ => return None,
     };
     let status = r.code?;
-    let headers: Vec<(String, String)> =
-        r.headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned())).collect();
-    let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    let headers: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
     if (100..200).contains(&status) || status == 204 || status == 304 || method == "HEAD" {
-        return Some((Response { status, headers, body: Vec::new() }, head_len));
+        return Some((
+            Response {
+                status,
+                headers,
+                body: Vec::new(),
+            },
+            head_len,
+        ));
     }
     if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         let mut i = head_len;
         let mut body = Vec::new();
         loop {
             let eol = buf[i..].windows(2).position(|w| w == b"\r\n")?;
-            let size = usize::from_str_radix(std::str::from_utf8(&buf[i..i + eol]).ok()?.split(';').next()?, 16).ok()?;
+            let size = usize::from_str_radix(
+                std::str::from_utf8(&buf[i..i + eol])
+                    .ok()?
+                    .split(';')
+                    .next()?,
+                16,
+            )
+            .ok()?;
             i += eol + 2;
             if size == 0 {
                 loop {
                     let eol = buf[i..].windows(2).position(|w| w == b"\r\n")?;
                     i += eol + 2;
                     if eol == 0 {
-                        return Some((Response { status, headers, body }, i));
+                        return Some((
+                            Response {
+                                status,
+                                headers,
+                                body,
+                            },
+                            i,
+                        ));
                     }
                 }
             }
@@ -136,7 +186,14 @@ fn parse_response(buf: &[u8], method: &str) -> Option<(Response, usize)> {
             if buf.len() < head_len + n {
                 return None;
             }
-            Some((Response { status, headers, body: buf[head_len..head_len + n].to_vec() }, head_len + n))
+            Some((
+                Response {
+                    status,
+                    headers,
+                    body: buf[head_len..head_len + n].to_vec(),
+                },
+                head_len + n,
+            ))
         }
         // Close-delimited: complete only when the caller saw EOF; tests avoid these.
         None => None,

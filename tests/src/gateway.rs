@@ -24,7 +24,11 @@ pub fn bin(name: &str) -> PathBuf {
 /// A free loopback port (bound and released; the race with other tests is harmless in
 /// practice because the kernel hands out ports in sequence).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running gateway. Killed on drop.
@@ -41,7 +45,11 @@ impl Gateway {
     /// Starts `tollgate run` with `config`, in which `{port}` and `{admin}` are replaced
     /// by free ports and `{dir}` by a scratch directory. Waits until it serves.
     pub fn start(config: &str) -> Gateway {
-        let dir = std::env::temp_dir().join(format!("tollgate-e2e-{}-{}", std::process::id(), free_port()));
+        let dir = std::env::temp_dir().join(format!(
+            "tollgate-e2e-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port();
         let admin_port = free_port();
@@ -62,7 +70,14 @@ impl Gateway {
             .stderr(log)
             .spawn()
             .expect("spawn tollgate");
-        let mut g = Gateway { child, port, admin_port, config_path, log_path, dir };
+        let mut g = Gateway {
+            child,
+            port,
+            admin_port,
+            config_path,
+            log_path,
+            dir,
+        };
         g.wait_ready();
         g
     }
@@ -78,7 +93,10 @@ impl Gateway {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("tollgate did not start listening within 10 s:\n{}", self.log());
+        panic!(
+            "tollgate did not start listening within 10 s:\n{}",
+            self.log()
+        );
     }
 
     pub fn addr(&self) -> String {
@@ -110,8 +128,14 @@ impl Gateway {
             libc::SIGINT => "INT",
             _ => panic!("unsupported signal {sig}"),
         };
-        let ok = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status();
-        assert!(ok.map(|s| s.success()).unwrap_or(false), "kill -{name} failed");
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status();
+        assert!(
+            ok.map(|s| s.success()).unwrap_or(false),
+            "kill -{name} failed"
+        );
     }
 
     /// Waits for the process to exit; returns its exit code.
@@ -147,7 +171,11 @@ impl Drop for Gateway {
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
-            eprintln!("--- tollgate log ({}):\n{}", self.log_path.display(), self.log());
+            eprintln!(
+                "--- tollgate log ({}):\n{}",
+                self.log_path.display(),
+                self.log()
+            );
         }
     }
 }

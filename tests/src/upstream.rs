@@ -25,7 +25,10 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -78,7 +81,12 @@ impl Upstream {
                 }
             }
         });
-        Upstream { addr, connections, requests, stop }
+        Upstream {
+            addr,
+            connections,
+            requests,
+            stop,
+        }
     }
 
     /// An upstream answering every request `200` with body `ok <path>`.
@@ -105,7 +113,13 @@ impl Drop for Upstream {
     }
 }
 
-fn serve(mut s: TcpStream, id: usize, log: &Mutex<Vec<Recorded>>, script: &Script, stop: &AtomicBool) {
+fn serve(
+    mut s: TcpStream,
+    id: usize,
+    log: &Mutex<Vec<Recorded>>,
+    script: &Script,
+    stop: &AtomicBool,
+) {
     let _ = s.set_nodelay(true);
     let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
     let mut buf: Vec<u8> = Vec::new();
@@ -127,7 +141,9 @@ fn serve(mut s: TcpStream, id: usize, log: &Mutex<Vec<Recorded>>, script: &Scrip
             match s.read(&mut tmp) {
                 Ok(0) => return,
                 Ok(n) => buf.extend_from_slice(&tmp[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
                 Err(_) => return,
             }
         };
@@ -154,7 +170,8 @@ fn answer(s: &mut TcpStream, reply: Reply, req: &Recorded, pending: &mut Vec<u8>
             s.write_all(&bytes).is_ok()
         }
         Reply::Chunked(status, pieces) => {
-            let mut out = format!("HTTP/1.1 {status} X\r\ntransfer-encoding: chunked\r\n\r\n").into_bytes();
+            let mut out =
+                format!("HTTP/1.1 {status} X\r\ntransfer-encoding: chunked\r\n\r\n").into_bytes();
             for p in pieces {
                 out.extend_from_slice(format!("{:x}\r\n", p.len()).as_bytes());
                 out.extend_from_slice(&p);
@@ -210,9 +227,19 @@ fn parse_request(buf: &[u8]) -> Parsed {
     let headers: Vec<(String, String)> = req
         .headers
         .iter()
-        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
         .collect();
-    let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
     let mut rec = Recorded {
         method: req.method.unwrap_or("").to_string(),
         target: req.path.unwrap_or("").to_string(),
@@ -225,15 +252,21 @@ fn parse_request(buf: &[u8]) -> Parsed {
         rec.chunked = true;
         let mut i = head_len;
         loop {
-            let Some(eol) = find(&buf[i..], b"\r\n") else { return Parsed::Partial };
+            let Some(eol) = find(&buf[i..], b"\r\n") else {
+                return Parsed::Partial;
+            };
             let line = std::str::from_utf8(&buf[i..i + eol]).unwrap_or("");
             let size_txt = line.split(';').next().unwrap_or("");
-            let Ok(size) = usize::from_str_radix(size_txt, 16) else { return Parsed::Invalid };
+            let Ok(size) = usize::from_str_radix(size_txt, 16) else {
+                return Parsed::Invalid;
+            };
             i += eol + 2;
             if size == 0 {
                 // Trailers until an empty line.
                 loop {
-                    let Some(eol) = find(&buf[i..], b"\r\n") else { return Parsed::Partial };
+                    let Some(eol) = find(&buf[i..], b"\r\n") else {
+                        return Parsed::Partial;
+                    };
                     i += eol + 2;
                     if eol == 0 {
                         return Parsed::Complete(rec, i);
