@@ -8,6 +8,7 @@
 //! - [`admin`]: the admin listener (`/metrics`, `/healthz`, `/readyz`, reload).
 //! - [`metrics`]: per-worker counters, merged at scrape time.
 //! - [`config`]: the TOML config, its validation and the embedded default.
+//! - [`tune`]: `tollgate tune`, a read-only inspection of the host's kernel knobs.
 //!
 //! Invariant: nothing a worker touches per request is written by another core. The
 //! cross-core pieces (control plane, metrics scrape, health gossip, DNS) are read or
@@ -18,4 +19,5 @@ pub mod config;
 pub mod metrics;
 pub mod runtime;
 pub mod server;
+pub mod tune;
 pub mod upstream;

@@ -38,6 +38,15 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Inspect the host (read-only) and print what to change; see tuning/README.md.
+    Tune {
+        /// The TOML config file the checks should fit (default: the embedded one).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Exit with status 1 when any check warns.
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -53,6 +62,7 @@ fn main() -> std::process::ExitCode {
     let res = match cli.command {
         Command::Run { config } => run(config),
         Command::Check { config } => check(config),
+        Command::Tune { config, strict } => tune(config, strict),
     };
     match res {
         Ok(code) => code,
@@ -85,6 +95,20 @@ fn check(path: PathBuf) -> anyhow::Result<std::process::ExitCode> {
     }
 }
 
+fn tune(path: Option<PathBuf>, strict: bool) -> anyhow::Result<std::process::ExitCode> {
+    let cfg = match &path {
+        Some(p) => Some(config::load_file(p).map_err(|e| anyhow::anyhow!("{e}"))?),
+        None => None,
+    };
+    let report = tollgate::tune::inspect(cfg.as_ref());
+    print!("{}", report.render());
+    Ok(if strict && report.warnings() > 0 {
+        std::process::ExitCode::from(1)
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
+}
+
 fn run(path: Option<PathBuf>) -> anyhow::Result<std::process::ExitCode> {
     let cfg: Config = match &path {
         Some(p) => config::load_file(p).map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -94,6 +118,7 @@ fn run(path: Option<PathBuf>) -> anyhow::Result<std::process::ExitCode> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?
         }
     };
+    tollgate::tune::check_cpus(&cfg).map_err(|e| anyhow::anyhow!(e))?;
     let admin_addr = cfg.admin.listen.clone();
     let control = Control::new(cfg, path.clone());
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
