@@ -72,6 +72,11 @@ impl Default for SyncConfig {
     }
 }
 
+/// Caps on the key maps: far above any real key space, low enough that the slot
+/// arithmetic cannot overflow.
+const MAX_KEYS_PER_CORE: usize = 1 << 24;
+const MAX_KEYS: usize = 1 << 30;
+
 fn default_interval() -> Span {
     Span(5)
 }
@@ -209,8 +214,12 @@ impl SyncConfig {
         if !(1..=1024).contains(&self.share_divisor) {
             return Err(("sync.share_divisor", "must be 1 to 1024".into()));
         }
-        if self.max_keys_per_core == 0 || self.max_keys == 0 {
-            return Err(("sync.max_keys", "must be at least 1".into()));
+        if !(1..=MAX_KEYS_PER_CORE).contains(&self.max_keys_per_core) {
+            let m = format!("must be 1 to {MAX_KEYS_PER_CORE}");
+            return Err(("sync.max_keys_per_core", m));
+        }
+        if !(1..=MAX_KEYS).contains(&self.max_keys) {
+            return Err(("sync.max_keys", format!("must be 1 to {MAX_KEYS}")));
         }
         if self.idle_ttl.0 < self.interval.0 {
             return Err(("sync.idle_ttl", "must be at least sync.interval".into()));

@@ -70,10 +70,9 @@ impl InProcessCell {
     pub fn new(max_keys: usize) -> InProcessCell {
         InProcessCell {
             root: ArcSwapOption::const_empty(),
-            max_slots: max_keys
-                .max(MIN_SLOTS / 2)
-                .saturating_mul(2)
-                .next_power_of_two(),
+            // Twice the keys (tables are at most half full before they overflow),
+            // capped so the arithmetic cannot overflow.
+            max_slots: max_keys.clamp(MIN_SLOTS / 2, 1 << 30).next_power_of_two() * 2,
         }
     }
 

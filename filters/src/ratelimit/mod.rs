@@ -70,8 +70,9 @@
 //!   unit was granted first, and grants stop at `L`.
 //! - **B2, over-admission after the fact.** `U <= L + C`: charges beyond the
 //!   reservation can push the total past `L` (no limiter can refuse a cost already
-//!   incurred). From the moment `U >= L`, no core is granted anything (`taken >= U`),
-//!   so the instance admits at most what the cores already hold:
+//!   incurred). From the moment `U >= L`, no core is granted anything
+//!   (`taken = U + Σ balances >= L`), so the instance admits at most what the cores
+//!   already hold, each at most `a_max`:
 //!
 //!   ```text
 //!   over-admission per instance  <=  N · a_max  =  N · max(1, ⌊L / (N·k)⌋)  <=  max(N, L/k)
@@ -84,11 +85,13 @@
 //!   concurrency limit.
 //! - **Tolerance.** Under demand above `L` that lasts to the window's end, with every
 //!   core's timer running, `A >= L - N · a_max - (c_max - 1)`: what is not admitted is
-//!   at most what cores hold unused or gave back in the window's last interval, and a
-//!   partial grant smaller than the request at hand (`c_max` the largest cost).
+//!   at most what cores hold unused or gave back within a timer period of the window's
+//!   end, and a partial grant smaller than the request at hand (`c_max` the largest
+//!   cost).
 //! - **Concurrency** (a semaphore with per-core shares of permits; release = a refund).
-//!   In flight `<= L` at every instant (B1). It may refuse while other cores hold up to
-//!   `(N - 1) · a_max` unused permits, until their next timer (`<= I`). Its in-process
+//!   In flight `<= L` at every instant (B1). It may refuse while other cores hold
+//!   unused permits (up to `a_max` each, plus what they released since their last
+//!   timer) until their next timer gives them back (`<= I`). Its in-process
 //!   table rotates every `window` (default 1 h) to bound memory; the previous
 //!   generation's permits keep counting, so a permit held across two rotations (longer
 //!   than one `window`) stops counting: set `window` above the longest request.
@@ -98,8 +101,9 @@
 //!
 //! The property tests in `tests/` drive `N` simulated cores (random arrivals, random
 //! timer phases, one hot core, charges after the fact) over one in-process cell and
-//! check B1, B2 and the tolerance against an oracle that sees every admission; a
-//! threaded test checks B1 and the concurrency bound with real threads.
+//! check B1, B2 and the tolerance against an oracle that sees every admission; seeded
+//! scenarios replay named cases; a threaded test checks B1 and the concurrency bound
+//! with real threads; `tests/remote.rs` checks the bound across instances below.
 //!
 //! # Why the hot path touches nothing shared
 //!
@@ -122,12 +126,22 @@
 //! worker hands the reply to [`Shard::complete`] (or `None` on error or time-out, which
 //! applies the limit's [`FailMode`]). During the round trip the core keeps what it
 //! held up to its `want` and goes on admitting from it, so no request waits for Redis
-//! in the common case. Calls per hot key are at most `instances · N / I` per second (plus
-//! the dry exchanges above). The bound across `M` instances adds what the cluster
-//! admits while a debt is on its way: debts reach Redis within one interval plus a
-//! round trip, so over-admission `<= M · N · a_max` plus the traffic of one sync
-//! interval (and a round trip) across the cluster. Clock skew between instances moves
-//! their window boundaries by the skew; keep clocks synchronised (NTP).
+//! in the common case. Calls per hot key are at most `M · N / I` per second for `M`
+//! instances (plus the dry exchanges above), whatever the request rate.
+//!
+//! Across `M` instances B1 still holds (Redis hands out grants atomically, and a core
+//! keeps at most its `want`). B2 gains a term for the round trip `RTT`: a debt waits
+//! for an exchange already out (`<= RTT`), then travels to Redis (`RTT/2`), and what
+//! Redis granted before it arrived reaches its core `RTT/2` later. So, with `T(d)` the
+//! units the cluster admits in `d` ms after the window's total reaches `L`:
+//!
+//! ```text
+//! over-admission across M instances  <=  M · N · a_max  +  T(2 · RTT)
+//! ```
+//!
+//! (the cores' allowances, plus two round trips of traffic; `tests/remote.rs` checks
+//! it with a simulated store). Clock skew between instances moves their window
+//! boundaries by the skew; keep clocks synchronised (NTP).
 //!
 //! Not here: consumers and credentials, the Redis connection, and the filter that
 //! builds keys from a request and maps a [`Denial`] to a 429 (later work, which uses

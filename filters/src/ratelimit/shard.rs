@@ -196,10 +196,12 @@ impl<C: SharedCell> Shard<C> {
     }
 
     /// The answer to an exchange that a remote cell took as [`Reply::Pending`]; `None`
-    /// when the store could not answer.
+    /// when the store could not answer. Debt charged while the exchange was out is
+    /// pushed at once.
     pub fn complete(&mut self, ex: &Exchange, grant: Option<Grant>, now: u64) {
         let Shard {
             spec,
+            cell,
             buckets,
             stats,
             ..
@@ -210,6 +212,9 @@ impl<C: SharedCell> Shard<C> {
             match grant {
                 Some(g) => b.apply(spec, ex, g),
                 None => unavailable(spec, stats, b, ex),
+            }
+            if b.balance < 0 && !b.in_flight && !b.cell_down {
+                exchange(spec, cell, stats, b, ex.key, now, 0);
             }
         }
     }

@@ -1,8 +1,9 @@
 //! Tests of the whole rate limiter: property tests of the bounds (`props`), seeded
-//! scenarios (`scenarios`), real threads over one cell (`threads`); the first two run
-//! on the simulation in `sim`.
+//! scenarios (`scenarios`), instances over a remote cell with round trips (`remote`),
+//! real threads over one cell (`threads`); props and scenarios run on `sim`.
 
 mod props;
+mod remote;
 mod scenarios;
 mod sim;
 mod threads;
