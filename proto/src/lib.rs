@@ -12,7 +12,10 @@
 //!   for events inside one read) and writer.
 //! - [`llm`]: OpenAI and Anthropic API schemas, translation between them (requests,
 //!   responses, streams, errors), simd-json body parsing, and raw-byte routing helpers.
+//! - [`tokens`]: a fast token-count estimate (no allocation) with its measured error
+//!   against the `cl100k_base` and `o200k_base` tokenizers.
 
 pub mod h1;
 pub mod llm;
 pub mod sse;
+pub mod tokens;
