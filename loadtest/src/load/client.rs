@@ -33,9 +33,11 @@ pub struct Response {
     pub stream: Option<StreamFigures>,
 }
 
-/// A client connection (connected lazily).
+/// A client connection (connected lazily), with its own TLS connector (and so its own
+/// session cache) when the target is `https://`.
 #[derive(Default)]
 pub struct Client {
+    tls: Option<Connector>,
     stream: Option<Stream>,
     buf: Vec<u8>,
     pos: usize,
@@ -52,6 +54,14 @@ fn classify(e: &io::Error) -> ErrorKind {
 }
 
 impl Client {
+    /// A client that speaks TLS through `tls` when given.
+    pub fn new(tls: Option<Connector>) -> Client {
+        Client {
+            tls,
+            ..Client::default()
+        }
+    }
+
     /// True when a connection is open.
     pub fn is_connected(&self) -> bool {
         self.stream.is_some()
@@ -64,12 +74,11 @@ impl Client {
         self.pos = 0;
     }
 
-    /// Opens the connection if needed (and runs the TLS handshake when `tls` is given).
+    /// Opens the connection if needed (and runs the TLS handshake for a TLS client).
     /// Counts a new connection in `rec`, and the handshake.
     pub async fn ensure_connected(
         &mut self,
         addr: SocketAddr,
-        tls: Option<&Connector>,
         rec: &RefCell<Recorder>,
     ) -> Result<(), ErrorKind> {
         if self.stream.is_some() {
@@ -80,7 +89,7 @@ impl Client {
             .map_err(|_| ErrorKind::Connect)?;
         let _ = s.set_nodelay(true);
         rec.borrow_mut().connections += 1;
-        let s = match tls {
+        let s = match &self.tls {
             None => Stream::Plain(s),
             Some(c) => Stream::tls(Box::new(super::tls::handshake(c, s, rec).await?)),
         };

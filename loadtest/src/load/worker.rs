@@ -8,7 +8,11 @@
 //! (coordinated omission, as wrk2 corrects it). When a slot is already late and every
 //! connection is busy, another connection is opened, up to this worker's share of `-c`.
 //!
-//! TLS: the worker makes its own [`Connector`] (its own session cache) from the plan.
+//! TLS: every HTTP/1.1 connection has a [`Connector`] (a session cache) of its own, like
+//! a separate client that reconnects: with `--close` each handshake after its first
+//! resumes the session of its previous one (a cache shared by many connections would run
+//! out of single-use TLS 1.3 tickets when they reconnect together). The HTTP/2
+//! connections of a worker share one connector.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -77,6 +81,7 @@ struct Ctx {
     rotate: Cell<usize>,
     tasks: Cell<usize>,
     h2_conns: Vec<Rc<H2Conn>>,
+    /// TLS for the HTTP/2 connections (HTTP/1.1 clients have their own).
     tls: Option<Connector>,
 }
 
@@ -99,7 +104,7 @@ impl Ctx {
     /// Task `n`'s connection: HTTP/2 tasks share connections round-robin.
     fn conn_for(&self, n: usize) -> Conn {
         if self.h2_conns.is_empty() {
-            Conn::H1(Client::default())
+            Conn::H1(Client::new(self.plan.tls.as_ref().map(Connector::new)))
         } else {
             Conn::H2(self.h2_conns[n % self.h2_conns.len()].clone())
         }
@@ -131,7 +136,11 @@ pub async fn run(plan: Plan, share: Share) -> Recorder {
     } else {
         Vec::new()
     };
-    let tls = plan.tls.as_ref().map(Connector::new);
+    let tls = plan
+        .tls
+        .as_ref()
+        .filter(|_| plan.h2.is_some())
+        .map(Connector::new);
     let ctx = Rc::new(Ctx {
         tls,
         plan,
@@ -252,8 +261,7 @@ async fn one(ctx: &Ctx, client: &mut Conn, origin: Instant, sent_at: Instant) {
                 conn.exchange(p.addr, tls, tpl, i, origin, &ctx.rec).await
             }
             (Conn::H1(c), _) => {
-                c.ensure_connected(p.addr, ctx.tls.as_ref(), &ctx.rec)
-                    .await?;
+                c.ensure_connected(p.addr, &ctx.rec).await?;
                 let req = ctx.bodies[i % ctx.bodies.len()].clone();
                 c.exchange(req, p.head, origin, &ctx.rec).await
             }

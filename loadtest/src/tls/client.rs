@@ -11,9 +11,10 @@
 //!   the server choose, see [`crate::load::tls::plan`]); a server that picks a protocol
 //!   other than the one the run speaks fails the handshake (`tls` error), and `--h2` needs
 //!   `h2` to be negotiated unless `--alpn none` (h2 over TLS with prior knowledge).
-//! - Resumption: each worker thread has its own in-memory session cache (no lock shared
-//!   between threads), so with `--close` every connection after the first resumes from a
-//!   ticket of an earlier one; `--no-resume` disables it.
+//! - Resumption: each [`Connector`] has its own in-memory session cache (no lock shared
+//!   between threads); the load generator gives every HTTP/1.1 connection its own, so with
+//!   `--close` every handshake after a connection's first resumes; `--no-resume`
+//!   disables it.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -185,7 +186,8 @@ impl fmt::Display for HandshakeError {
     }
 }
 
-/// One worker's TLS client: its own configuration copy and session cache.
+/// A TLS client: its own configuration copy and session cache (rustls keeps up to 8
+/// single-use TLS 1.3 tickets per server in it).
 pub struct Connector {
     inner: TlsConnector,
     server_name: ServerName<'static>,
@@ -198,7 +200,7 @@ impl Connector {
     pub fn new(plan: &TlsPlan) -> Connector {
         let mut config = (*plan.config).clone();
         config.resumption = if plan.resume {
-            Resumption::in_memory_sessions(256)
+            Resumption::in_memory_sessions(4)
         } else {
             Resumption::disabled()
         };
