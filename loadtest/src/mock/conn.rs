@@ -12,6 +12,7 @@
 
 use std::io;
 use std::rc::Rc;
+use std::time::Duration;
 
 use monoio::net::TcpStream;
 
@@ -127,8 +128,9 @@ pub async fn serve(w: Rc<Worker>, stream: TcpStream, raw: std::net::TcpStream) {
             Stream::Tls { io, .. } => super::h2::serve(&w, Prefixed::new(already, io)).await,
         };
     } else {
-        if !io.reset {
-            io.stream.close_notify().await;
+        if !io.reset && io.stream.is_tls() {
+            // Bounded: a peer that stopped reading must not keep the task alive.
+            let _ = monoio::time::timeout(Duration::from_secs(1), io.stream.close_notify()).await;
         }
         w.put_buf(std::mem::take(&mut io.inb));
         w.put_buf(std::mem::take(&mut io.out));
