@@ -11,6 +11,7 @@
 #![allow(clippy::disallowed_types)]
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,7 +20,10 @@ use serde_json::Value;
 /// Per-worker rings of recorded requests.
 pub struct RequestLog {
     cap: usize,
-    slots: Vec<Mutex<VecDeque<Value>>>,
+    slots: Vec<Mutex<VecDeque<(u64, Value)>>>,
+    /// Orders entries across workers: two requests in the same microsecond (or a clock
+    /// step back) would otherwise sort by chance.
+    seq: AtomicU64,
 }
 
 impl RequestLog {
@@ -30,6 +34,7 @@ impl RequestLog {
             slots: (0..threads.max(1))
                 .map(|_| Mutex::new(VecDeque::new()))
                 .collect(),
+            seq: AtomicU64::new(0),
         })
     }
 
@@ -47,24 +52,27 @@ impl RequestLog {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as u64);
         entry["t_us"] = Value::from(t_us);
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut ring) = self.slots[t].lock() {
             if ring.len() == self.cap {
                 ring.pop_front();
             }
-            ring.push_back(entry);
+            ring.push_back((seq, entry));
         }
     }
 
     /// All recorded requests, oldest first.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut all: Vec<Value> = self
+        let mut all: Vec<(u64, Value)> = self
             .slots
             .iter()
             .filter_map(|s| s.lock().ok().map(|r| r.iter().cloned().collect::<Vec<_>>()))
             .flatten()
             .collect();
-        all.sort_by_key(|v| v["t_us"].as_u64().unwrap_or(0));
-        Value::Array(all).to_string().into_bytes()
+        all.sort_by_key(|(seq, _)| *seq);
+        Value::Array(all.into_iter().map(|(_, v)| v).collect())
+            .to_string()
+            .into_bytes()
     }
 
     /// Forgets everything recorded so far.
