@@ -4,7 +4,8 @@
 #
 #   bench/compare.sh                       # all proxy scenarios, 5 rounds x 5 s
 #   bench/compare.sh --scenario get --rounds 3 --duration 3s
-#   bench/compare.sh --scenario runtimes   # monoio io_uring / epoll / glommio loops
+#   bench/compare.sh --scenario runtimes   # bare proxy loop on monoio (io_uring plain and
+#                                          # tuned ring, epoll) and glommio; Tollgate on each driver
 #
 # Each proxy gets ONE worker pinned to --proxy-cpu (default 0); the mock upstream and
 # the load generator (one thread) share --load-cpu (default 1). Every proxy process's
@@ -293,6 +294,10 @@ max_per_endpoint = 100000
 name = "all"
 upstream = "mock"
 EOF
+    # The same gateway forced onto monoio's epoll driver, for the runtimes scenario.
+    sed -e 's/^cpus = \(.*\)$/cpus = \1\ndriver = "epoll"/' \
+        -e "s/127.0.0.1:${PORT_OF[tollgate]}/127.0.0.1:${PORT_OF[tollgate-epoll]}/" \
+        "$OUT/conf/tollgate.toml" >"$OUT/conf/tollgate-epoll.toml"
     mkdir -p "$OUT/nginx/logs" "$OUT/nginx/tmp"
     cat >"$OUT/conf/nginx.conf" <<EOF
 # One worker on CPU $PROXY_CPU, upstream keep-alive, no access log. proxy_buffering is
@@ -378,9 +383,8 @@ start_peer() {
     local name=$1 port bin logf="$OUT/logs/$1.log"
     port=${PORT_OF[$name]}
     case "$name" in
-        tollgate)
-            bin="$REL/tollgate"
-            start "$name" "$PROXY_CPU" "$logf" "$bin" run -c "$OUT/conf/tollgate.toml"
+        tollgate | tollgate-epoll)
+            start "$name" "$PROXY_CPU" "$logf" "$REL/tollgate" run -c "$OUT/conf/$name.toml"
             ;;
         nginx)
             bin=$(find_bin nginx)
@@ -404,7 +408,7 @@ start_peer() {
             fi
             start "$name" "$PROXY_CPU" "$logf" "$bin" -db -f "$OUT/conf/haproxy.cfg"
             ;;
-        monoio-uring | monoio-epoll | glommio)
+        monoio-uring | monoio-uring-tuned | monoio-epoll | glommio)
             start "$name" "$PROXY_CPU" "$logf" "$REL/runtime-cmp" --runtime "$name" \
                 --listen "127.0.0.1:$port" --upstream "127.0.0.1:$MOCK_PORT"
             ;;
@@ -530,7 +534,7 @@ done
 TARGETS_PROXY=()
 TARGETS_RUNTIME=()
 if [[ -n "${NEED_PROXIES:-}${NEED_RUNTIMES:-}" ]]; then
-    for name in tollgate nginx haproxy monoio-uring monoio-epoll glommio; do
+    for name in tollgate tollgate-epoll nginx haproxy monoio-uring monoio-uring-tuned monoio-epoll glommio; do
         free_port || { log "no free port"; exit 1; }
         PORT_OF[$name]=$FREE_PORT
     done
@@ -542,7 +546,7 @@ if [[ -n "${NEED_PROXIES:-}" ]]; then
     done
 fi
 if [[ -n "${NEED_RUNTIMES:-}" ]]; then
-    for name in monoio-uring monoio-epoll glommio tollgate; do
+    for name in monoio-uring monoio-uring-tuned monoio-epoll glommio tollgate tollgate-epoll; do
         if [[ -n "${PID_OF[$name]:-}" ]]; then TARGETS_RUNTIME+=("$name"); continue; fi
         start_peer "$name" && TARGETS_RUNTIME+=("$name")
     done

@@ -212,7 +212,9 @@ pub fn describe(scenario: &str) -> &'static str {
         "post" => "16 KiB POST, keep-alive (13-byte answer)",
         "close" => "small GET, a new client connection per request (upstream keep-alive)",
         "sse" => "SSE streams (mock OpenAI chat completions, paced tokens)",
-        "runtimes" => "the minimal proxy loop per runtime, small GET keep-alive",
+        "runtimes" => {
+            "the minimal proxy loop per runtime (and Tollgate on each monoio driver), small GET keep-alive"
+        }
         _ => "",
     }
 }

@@ -14,7 +14,7 @@ use tollgate_bench::proxy_loop::{glommio_rt, monoio_rt, ProxyConfig, Runtime};
     about = "Minimal HTTP/1.1 keep-alive proxy loop on one runtime (for comparing runtimes)"
 )]
 struct Args {
-    /// `monoio-uring`, `monoio-epoll` or `glommio`
+    /// `monoio-uring`, `monoio-uring-tuned`, `monoio-epoll` or `glommio`
     #[arg(long)]
     runtime: String,
     /// Address to listen on
@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let Some(runtime) = Runtime::from_name(&args.runtime) else {
         eprintln!(
-            "runtime-cmp: unknown runtime {:?} (monoio-uring, monoio-epoll, glommio)",
+            "runtime-cmp: unknown runtime {:?} (monoio-uring, monoio-uring-tuned, monoio-epoll, glommio)",
             args.runtime
         );
         return ExitCode::from(2);

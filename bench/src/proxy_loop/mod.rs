@@ -1,4 +1,5 @@
-//! A minimal HTTP/1.1 keep-alive reverse proxy loop, written once per runtime.
+//! A minimal HTTP/1.1 keep-alive reverse proxy loop, written once per runtime (monoio
+//! with a plain io_uring ring, with Tollgate's ring flags, and with epoll; glommio).
 //!
 //! Each runtime runs the same steps on one thread: accept a client connection; read a
 //! whole request (head and `Content-Length` body) into a buffer; take an upstream
@@ -30,8 +31,11 @@ pub const POOL_MAX_IDLE: usize = 1024;
 /// The runtimes the loop runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
-    /// monoio with its io_uring driver.
+    /// monoio with its io_uring driver, a plain ring.
     MonoioUring,
+    /// monoio with its io_uring driver, the ring set up as Tollgate sets it up
+    /// (COOP_TASKRUN, SINGLE_ISSUER, DEFER_TASKRUN; kernel 6.1+).
+    MonoioUringTuned,
     /// monoio with its epoll driver (`LegacyDriver`).
     MonoioEpoll,
     /// glommio (io_uring only).
@@ -39,18 +43,24 @@ pub enum Runtime {
 }
 
 impl Runtime {
+    pub const ALL: [Runtime; 4] = [
+        Runtime::MonoioUring,
+        Runtime::MonoioUringTuned,
+        Runtime::MonoioEpoll,
+        Runtime::Glommio,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Runtime::MonoioUring => "monoio-uring",
+            Runtime::MonoioUringTuned => "monoio-uring-tuned",
             Runtime::MonoioEpoll => "monoio-epoll",
             Runtime::Glommio => "glommio",
         }
     }
 
     pub fn from_name(s: &str) -> Option<Runtime> {
-        [Runtime::MonoioUring, Runtime::MonoioEpoll, Runtime::Glommio]
-            .into_iter()
-            .find(|r| r.name() == s)
+        Runtime::ALL.into_iter().find(|r| r.name() == s)
     }
 }
 
@@ -188,7 +198,7 @@ mod tests {
 
     #[test]
     fn runtime_names_round_trip() {
-        for r in [Runtime::MonoioUring, Runtime::MonoioEpoll, Runtime::Glommio] {
+        for r in Runtime::ALL {
             assert_eq!(Runtime::from_name(r.name()), Some(r));
         }
         assert_eq!(Runtime::from_name("tokio"), None);

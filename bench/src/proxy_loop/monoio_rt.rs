@@ -1,4 +1,5 @@
-//! The proxy loop on monoio, with either of its drivers (io_uring or epoll).
+//! The proxy loop on monoio, with either of its drivers (io_uring, plain or with
+//! Tollgate's ring flags, or epoll).
 //!
 //! monoio's I/O takes buffers by value and hands them back (completion-based I/O needs
 //! the kernel to own the buffer while the operation runs); a connection keeps two
@@ -24,11 +25,26 @@ pub fn run(runtime: Runtime, cfg: ProxyConfig) -> io::Result<()> {
             .with_entries(1024)
             .build()?
             .block_on(serve(cfg)),
+        Runtime::MonoioUringTuned => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .with_entries(1024)
+            .uring_builder(tuned_ring())
+            .build()?
+            .block_on(serve(cfg)),
         Runtime::MonoioEpoll => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
             .build()?
             .block_on(serve(cfg)),
         Runtime::Glommio => Err(io::Error::other("not a monoio runtime")),
     }
+}
+
+/// The ring flags of `core/src/runtime/driver.rs` (`tuned_ring`): task work runs when the
+/// one thread that owns the ring asks for completions, not by interrupting it.
+fn tuned_ring() -> io_uring::Builder {
+    let mut b = io_uring::IoUring::builder();
+    b.setup_coop_taskrun()
+        .setup_single_issuer()
+        .setup_defer_taskrun();
+    b
 }
 
 async fn serve(cfg: ProxyConfig) -> io::Result<()> {
