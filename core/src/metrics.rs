@@ -228,14 +228,10 @@ pub fn render(workers: &[Arc<WorkerMetrics>], reloads: (u64, u64), uptime: Durat
     let _ = writeln!(w, "tollgate_connections_accepted_total {accepted}");
 
     // Routes, merged by name across workers.
-    let mut names: Vec<String> = Vec::new();
-    for m in workers {
-        for r in m.routes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            if !names.contains(&r.route) {
-                names.push(r.route.clone());
-            }
-        }
-    }
+    let names = distinct(workers.iter().flat_map(|m| {
+        let routes = m.routes.lock().unwrap_or_else(|p| p.into_inner());
+        routes.iter().map(|r| r.route.clone()).collect::<Vec<_>>()
+    }));
     let _ = writeln!(
         w,
         "# HELP tollgate_requests_total Requests by route and status class."
@@ -374,25 +370,18 @@ fn render_clusters(workers: &[Arc<WorkerMetrics>], w: &mut String) {
             |c| c.ejections.get(),
         ),
     ];
-    let mut names: Vec<String> = Vec::new();
-    for m in workers {
-        for c in m.clusters.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            if !names.contains(&c.cluster) {
-                names.push(c.cluster.clone());
-            }
-        }
-    }
+    let names = distinct(workers.iter().flat_map(|m| {
+        let clusters = m.clusters.lock().unwrap_or_else(|p| p.into_inner());
+        clusters
+            .iter()
+            .map(|c| c.cluster.clone())
+            .collect::<Vec<_>>()
+    }));
     for (metric, help, get) in series {
         let _ = writeln!(w, "# HELP {metric} {help}");
         let _ = writeln!(w, "# TYPE {metric} counter");
         for name in &names {
-            let mut total = 0;
-            for m in workers {
-                let clusters = m.clusters.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(c) = clusters.iter().find(|c| &c.cluster == name) {
-                    total += get(c);
-                }
-            }
+            let total: u64 = cluster_sum(workers, name, |c| get(c) as i64) as u64;
             let _ = writeln!(w, "{metric}{{cluster=\"{}\"}} {total}", escape_label(name));
         }
     }
@@ -402,19 +391,39 @@ fn render_clusters(workers: &[Arc<WorkerMetrics>], w: &mut String) {
     );
     let _ = writeln!(w, "# TYPE tollgate_upstream_in_flight gauge");
     for name in &names {
-        let mut total = 0;
-        for m in workers {
-            let clusters = m.clusters.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(c) = clusters.iter().find(|c| &c.cluster == name) {
-                total += c.in_flight.get();
-            }
-        }
+        let total = cluster_sum(workers, name, |c| c.in_flight.get());
         let _ = writeln!(
             w,
             "tollgate_upstream_in_flight{{cluster=\"{}\"}} {total}",
             escape_label(name)
         );
     }
+}
+
+/// `name`'s value of `get` summed over the workers that have the cluster.
+fn cluster_sum(
+    workers: &[Arc<WorkerMetrics>],
+    name: &str,
+    get: impl Fn(&ClusterMetrics) -> i64,
+) -> i64 {
+    workers
+        .iter()
+        .filter_map(|m| {
+            let clusters = m.clusters.lock().unwrap_or_else(|p| p.into_inner());
+            clusters.iter().find(|c| c.cluster == name).map(|c| get(c))
+        })
+        .sum()
+}
+
+/// The names in first-seen order, each once.
+fn distinct(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
 }
 
 fn escape_label(s: &str) -> String {

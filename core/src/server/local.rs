@@ -27,13 +27,11 @@ pub async fn write_local(
         close,
         &mut c.out,
     );
-    let head_len = c.out.len();
     if c.head.method != Method::Head {
         c.out.extend_from_slice(&resp.body);
     }
     c.ctx.status = resp.status;
     c.ctx.bytes_sent += c.out.len() as u64;
-    let _ = head_len;
     write_vec(&mut c.stream, &mut c.out).await.is_ok()
 }
 

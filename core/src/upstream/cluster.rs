@@ -12,7 +12,7 @@ use tollgate_proto::h1::RequestHead;
 
 use super::balance::Balancer;
 use super::pool::Pool;
-use super::{from_mono_ms, mono_ms, ClusterShared};
+use super::{mono_ms, ClusterShared};
 use crate::config::Cluster as ClusterConfig;
 use crate::metrics::ClusterMetrics;
 
@@ -210,14 +210,6 @@ impl Cluster {
             for_ms = d.as_millis() as u64,
             "endpoint ejected after consecutive failures"
         );
-    }
-
-    /// Whether `ep` is ejected now (for tests and the status page).
-    pub fn ejected_until(&self, ep: usize) -> Option<Instant> {
-        match self.eps[ep].ejected_until.get() {
-            0 => None,
-            ms => Some(from_mono_ms(ms)),
-        }
     }
 
     fn roll_budget(&self, now: Instant) {

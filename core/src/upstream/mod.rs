@@ -34,8 +34,3 @@ fn epoch() -> Instant {
 pub fn mono_ms(t: Instant) -> u64 {
     t.saturating_duration_since(epoch()).as_millis() as u64 + 1
 }
-
-/// The inverse of [`mono_ms`] (for non-zero values).
-pub fn from_mono_ms(ms: u64) -> Instant {
-    epoch() + std::time::Duration::from_millis(ms.saturating_sub(1))
-}

@@ -224,13 +224,4 @@ impl RequestHead {
             .find(|h| self.name(h).eq_ignore_ascii_case(name.as_bytes()))
             .map(|h| self.value(h))
     }
-
-    /// A view of the head with the given buffer; used by tests and the fuzz target.
-    pub fn body_len_hint(&self) -> Option<u64> {
-        match self.framing {
-            BodyFraming::Length(n) => Some(n),
-            BodyFraming::None => Some(0),
-            BodyFraming::Chunked => None,
-        }
-    }
 }
