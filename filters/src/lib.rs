@@ -17,6 +17,7 @@ mod chain;
 pub mod cors;
 mod ctx;
 pub mod headers;
+pub mod llm;
 pub mod ratelimit;
 pub mod respond;
 pub mod rewrite;
