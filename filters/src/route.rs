@@ -53,6 +53,8 @@ pub struct RouteConfig {
     pub cors: Option<CorsConfig>,
     #[serde(default)]
     pub respond: Option<RespondConfig>,
+    #[serde(default)]
+    pub llm: Option<crate::llm::RouteLlmConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]

@@ -27,6 +27,8 @@ pub struct Config {
     pub clusters: Vec<Cluster>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    #[serde(default)]
+    pub llm: tollgate_filters::llm::LlmConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]

@@ -27,6 +27,7 @@
 //!   (`Content-Length`, `Transfer-Encoding`, `Connection`, ...): the proxy owns those.
 
 mod clusters;
+mod llm;
 mod locate;
 mod routes;
 mod server;
@@ -79,6 +80,7 @@ fn check_and_locate(
     server::check(&mut issues, &mut config);
     clusters::check(&mut issues, &config.clusters);
     routes::check(&mut issues, &mut config.routes, &config.clusters);
+    llm::check(&mut issues, &config.llm, &config.clusters, &config.routes);
     if issues.0.is_empty() {
         return Ok(config);
     }

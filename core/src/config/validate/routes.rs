@@ -1,5 +1,5 @@
 //! Checks for `[[routes]]` and the filters they configure: names (unnamed routes get
-//! `route-N`), the upstream or direct response, match rules, rewrite, header transforms,
+//! `route-N`), the upstream, direct response or LLM routing (exactly one), match rules, rewrite, header transforms,
 //! CORS. Match methods are upper-cased in place.
 
 use std::collections::{BTreeMap, HashMap};
@@ -105,32 +105,51 @@ fn check_action(
     path: &KeyPath,
     label: &str,
 ) {
-    match (&route.upstream, &route.respond) {
-        (None, None) => issues.at(
+    match (&route.upstream, &route.respond, &route.llm) {
+        (None, None, None) => issues.at(
             path,
             format!(
-                "{label}has neither upstream nor respond; set upstream = \"CLUSTER\" to proxy, or \
-                 respond = {{ status = 200, body = \"...\" }} to answer directly"
+                "{label}has neither upstream nor respond nor llm; set upstream = \"CLUSTER\" to \
+                 proxy, respond = {{ status = 200, body = \"...\" }} to answer directly, or \
+                 llm = {{}} to route to the [llm] models"
             ),
         ),
-        (Some(_), Some(_)) => issues.at(
-            &path.key("respond"),
-            format!(
-                "{label}has both upstream and respond; a route either proxies or answers, not both"
-            ),
-        ),
-        (Some(upstream), None) => {
-            if !clusters.iter().any(|c| &c.name == upstream) {
-                issues.at(
-                    &path.key("upstream"),
-                    format!(
-                        "{label}upstream {upstream:?} is not defined; defined clusters: {}",
-                        list_names(clusters.iter().map(|c| c.name.as_str()))
-                    ),
-                );
-            }
+        (Some(_), Some(_), None) => {
+            issues.at(
+                &path.key("respond"),
+                format!(
+                    "{label}has both upstream and respond; a route either proxies or answers, not both"
+                ),
+            );
+            return;
         }
-        (None, Some(_)) => {}
+        (upstream, respond, Some(_)) if upstream.is_some() || respond.is_some() => {
+            let other = if upstream.is_some() {
+                "upstream"
+            } else {
+                "respond"
+            };
+            issues.at(
+                &path.key("llm"),
+                format!(
+                    "{label}has both llm and {other}; a route routes to models, proxies or answers, \
+                     one of them"
+                ),
+            );
+            return;
+        }
+        _ => {}
+    }
+    if let Some(upstream) = &route.upstream {
+        if !clusters.iter().any(|c| &c.name == upstream) {
+            issues.at(
+                &path.key("upstream"),
+                format!(
+                    "{label}upstream {upstream:?} is not defined; defined clusters: {}",
+                    list_names(clusters.iter().map(|c| c.name.as_str()))
+                ),
+            );
+        }
     }
 }
 
