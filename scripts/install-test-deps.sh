@@ -1,11 +1,25 @@
 #!/usr/bin/env bash
 # Installs what the tests need and a fresh machine may lack. Idempotent and quiet when
 # everything is there already.
+#
+# Python: the SDK end-to-end tests (tests/tests/llm_sdk.rs) run the official openai and
+# anthropic SDKs from a virtualenv at ${CARGO_TARGET_DIR:-target}/pyenv (a relative
+# CARGO_TARGET_DIR counts from the repository root, as cargo does when run there), with
+# the versions pinned in tests/py/requirements.txt. The venv is rebuilt when that file
+# changes (a hash of it is kept in the venv) or the venv no longer runs.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian's python3 is the base: its path does not move with a user's PATH or pyenv.
+PYTHON=/usr/bin/python3
 
 need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v h2load >/dev/null 2>&1 || need_apt+=(nghttp2-client)
+# venv and ensurepip come with python3-venv on Debian (which pulls in python3).
+if [ ! -x "$PYTHON" ] || ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  need_apt+=(python3-venv)
+fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need_apt[*]}"
@@ -16,3 +30,20 @@ fi
 
 if ! rustup component list --installed 2>/dev/null | grep -q '^clippy'; then rustup component add clippy; fi
 if ! rustup component list --installed 2>/dev/null | grep -q '^rustfmt'; then rustup component add rustfmt; fi
+
+target="${CARGO_TARGET_DIR:-target}"
+venv="$target/pyenv"
+requirements=tests/py/requirements.txt
+want="$(sha256sum "$requirements" | cut -d' ' -f1) $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
+stamp="$venv/.requirements.sha256"
+if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
+  && "$venv/bin/python" -c '' >/dev/null 2>&1; then
+  exit 0
+fi
+echo "== Python test packages into $venv ($requirements)"
+rm -rf "$venv"
+mkdir -p "$target"
+"$PYTHON" -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+  --require-virtualenv -r "$requirements"
+echo "$want" >"$stamp"

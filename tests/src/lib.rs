@@ -6,11 +6,18 @@
 //! - [`Upstream`]: a recording HTTP/1.1 upstream on loopback that counts connections,
 //!   keeps every request it parsed (head and decoded body) and answers by a script;
 //! - [`client`]: a raw HTTP/1.1 client over `std::net::TcpStream`, for byte-exact
-//!   requests (smuggling attempts, pipelining) and response parsing.
+//!   requests (smuggling attempts, pipelining) and response parsing;
+//! - [`Mock`]: a `tollgate-mock` instance on a free port (LLM APIs, faults, recorded
+//!   requests);
+//! - [`python`]: the Python scripts in `tests/py/` (the official LLM SDKs) run from the
+//!   virtualenv that `scripts/install-test-deps.sh` makes.
 
 pub mod client;
 mod gateway;
+mod mock;
+pub mod python;
 mod upstream;
 
 pub use gateway::{bin, free_port, Gateway};
+pub use mock::Mock;
 pub use upstream::{Recorded, Reply, Upstream};

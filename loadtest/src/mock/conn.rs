@@ -175,7 +175,7 @@ async fn drive(w: &Rc<Worker>, io: &mut Io) -> io::Result<Next> {
                 Err(_) => Some(Err(())),
             }
         };
-        let head = match parsed {
+        let mut head = match parsed {
             None => {
                 if io.unparsed().len() > MAX_HEAD {
                     return fail(io, 431).await.map(|_| Next::Done);
@@ -211,7 +211,7 @@ async fn drive(w: &Rc<Worker>, io: &mut Io) -> io::Result<Next> {
             };
         if head.record {
             if let Some(e) = &head.echo {
-                w.log.push(w.index, e.to_value(&body));
+                head.log_seq = w.log.push(w.index, e.to_value(&body));
             }
         }
         let plan = route::respond(w, &head, &body, &mut io.out);

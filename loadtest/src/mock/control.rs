@@ -62,6 +62,21 @@ impl Fault {
     }
 }
 
+impl Fault {
+    /// The name `--fault` and `x-mock-fault` take (and the request log shows).
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::RateLimited => "429",
+            Fault::Internal => "500",
+            Fault::Unavailable => "503",
+            Fault::Hang => "hang",
+            Fault::ResetMidStream => "reset-mid-stream",
+            Fault::ErrorEvent => "error-event",
+            Fault::SlowDrip => "slow-drip",
+        }
+    }
+}
+
 /// A delay: fixed or uniformly random within a range (milliseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DelaySpec {
@@ -234,5 +249,20 @@ mod tests {
         let c = Control::from_headers(&[h("x-mock-status", "99999"), h("x-mock-delay-ms", "9-1")]);
         assert_eq!((c.status, c.delay), (None, None));
         assert_eq!(Fault::parse(b"bogus"), None);
+    }
+
+    #[test]
+    fn fault_names_parse_back() {
+        for f in [
+            Fault::RateLimited,
+            Fault::Internal,
+            Fault::Unavailable,
+            Fault::Hang,
+            Fault::ResetMidStream,
+            Fault::ErrorEvent,
+            Fault::SlowDrip,
+        ] {
+            assert_eq!(Fault::parse(f.name().as_bytes()), Some(f));
+        }
     }
 }

@@ -4,6 +4,10 @@
 //! `DELETE /__mock/requests`. End-to-end tests use it to see what a proxy forwarded on
 //! routes whose answer is not an echo (the LLM APIs).
 //!
+//! The LLM routes add an `llm` object to their entry once they know it (see
+//! [`crate::mock::llm`]): the usage the answer reports and, for streams, how and when the
+//! stream ended (`stream_end`), so a test can tell when the mock saw the client leave.
+//!
 //! Control plane: one lock per worker slot, taken once per recorded request by its owner
 //! and by the rare reader. Off (and free) unless `--record` is given.
 
@@ -43,21 +47,30 @@ impl RequestLog {
         self.cap > 0
     }
 
-    /// Records one request on worker `t`.
-    pub fn push(&self, t: usize, mut entry: Value) {
+    /// Records one request on worker `t`; returns its sequence number, which
+    /// [`RequestLog::annotate`] takes (`None` when recording is off).
+    pub fn push(&self, t: usize, mut entry: Value) -> Option<u64> {
         if self.cap == 0 {
-            return;
+            return None;
         }
-        let t_us = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
-        entry["t_us"] = Value::from(t_us);
+        entry["t_us"] = Value::from(now_us());
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut ring) = self.slots[t].lock() {
             if ring.len() == self.cap {
                 ring.pop_front();
             }
             ring.push_back((seq, entry));
+        }
+        Some(seq)
+    }
+
+    /// Sets `key` to `value` in the entry `seq` that worker `t` recorded (nothing when it
+    /// has left the ring already).
+    pub fn annotate(&self, t: usize, seq: u64, key: &str, value: Value) {
+        if let Ok(mut ring) = self.slots[t].lock() {
+            if let Some((_, e)) = ring.iter_mut().rev().find(|(s, _)| *s == seq) {
+                e[key] = value;
+            }
         }
     }
 
@@ -85,6 +98,13 @@ impl RequestLog {
     }
 }
 
+/// Microseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,8 +126,13 @@ mod tests {
             .map(|e| e["i"].as_u64().unwrap())
             .collect();
         assert_eq!(is, vec![1, 2, 3]);
+        let seq = log.push(1, serde_json::json!({"i": 4})).unwrap();
+        log.annotate(1, seq, "llm", serde_json::json!({"x": 1}));
+        let v: Value = serde_json::from_slice(&log.to_json()).unwrap();
+        assert_eq!(v[3]["llm"]["x"], 1);
         log.clear();
         assert_eq!(log.to_json(), b"[]");
         assert!(!RequestLog::new(1, 0).enabled());
+        assert_eq!(RequestLog::new(1, 0).push(0, Value::Null), None);
     }
 }

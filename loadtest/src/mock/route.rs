@@ -55,6 +55,8 @@ pub struct Head {
     pub echo: Option<EchoHead>,
     /// Record this request (`--record`).
     pub record: bool,
+    /// Its entry in the request log, once recorded.
+    pub log_seq: Option<u64>,
     /// The method was DELETE.
     pub is_delete: bool,
 }
@@ -104,6 +106,7 @@ pub fn read_head(w: &Worker, req: &httparse::Request<'_, '_>, raw: &[u8]) -> Hea
         ctl,
         echo,
         record,
+        log_seq: None,
         is_delete: method == "DELETE",
     }
 }

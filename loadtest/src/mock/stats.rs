@@ -9,6 +9,9 @@
 //! - `active_connections`: connections open now (stats connections included).
 //! - `tls_handshakes`, `tls_resumed`: completed TLS handshakes, and those of them that
 //!   resumed a session (stats connections included).
+//! - `streams_client_gone`: LLM streams that the client left before their end (a write
+//!   failed, or the mock saw the connection closed while pacing; see
+//!   [`crate::mock::llm::stream`]).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -22,6 +25,7 @@ struct Slot {
     closed: AtomicU64,
     tls_handshakes: AtomicU64,
     tls_resumed: AtomicU64,
+    streams_client_gone: AtomicU64,
 }
 
 /// All threads' slots.
@@ -79,6 +83,11 @@ impl Stats {
         }
     }
 
+    /// An LLM stream on worker `t` lost its client before the end.
+    pub fn stream_client_gone(&self, t: usize) {
+        Self::bump(&self.slots[t].streams_client_gone, 1);
+    }
+
     /// A (non-stats) request head was parsed on worker `t`.
     pub fn request(&self, t: usize) {
         Self::bump(&self.slots[t].requests, 1);
@@ -118,6 +127,7 @@ impl Stats {
             "active_connections": total.active_connections,
             "tls_handshakes": sum(|s| &s.tls_handshakes),
             "tls_resumed": sum(|s| &s.tls_resumed),
+            "streams_client_gone": sum(|s| &s.streams_client_gone),
             "threads": per.len(),
             "driver": driver,
             "per_thread": per,
@@ -140,6 +150,7 @@ mod tests {
         s.request(0);
         s.tls_handshake(1, true);
         s.connection_closed(0);
+        s.stream_client_gone(1);
         let (t, per) = s.snapshot();
         assert_eq!(
             t,
@@ -156,5 +167,6 @@ mod tests {
             (v["tls_handshakes"].as_u64(), v["tls_resumed"].as_u64()),
             (Some(1), Some(1))
         );
+        assert_eq!(v["streams_client_gone"], 1);
     }
 }

@@ -70,6 +70,17 @@ impl Endpoint {
         })
     }
 
+    /// Short name, as the request log shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "chat",
+            Endpoint::Completions => "completions",
+            Endpoint::Embeddings => "embeddings",
+            Endpoint::Models => "models",
+            Endpoint::Messages => "messages",
+        }
+    }
+
     fn anthropic(self) -> bool {
         self == Endpoint::Messages
     }
@@ -163,17 +174,25 @@ pub fn respond(
             ep,
             Endpoint::Chat | Endpoint::Completions | Endpoint::Messages
         );
-    match fault {
-        Some(Fault::RateLimited) => {
-            return api_error(ep, 429, "rate limit reached (mock)", close, delay)
-        }
-        Some(Fault::Internal) => return api_error(ep, 500, "internal error (mock)", close, delay),
-        Some(Fault::Unavailable) => return api_error(ep, 503, "overloaded (mock)", close, delay),
+    let failed = match fault {
+        Some(Fault::RateLimited) => Some(api_error(
+            ep,
+            429,
+            "rate limit reached (mock)",
+            close,
+            delay,
+        )),
+        Some(Fault::Internal) => Some(api_error(ep, 500, "internal error (mock)", close, delay)),
+        Some(Fault::Unavailable) => Some(api_error(ep, 503, "overloaded (mock)", close, delay)),
         Some(Fault::ErrorEvent) if !stream => {
-            return api_error(ep, 500, "internal error (mock)", close, delay)
+            Some(api_error(ep, 500, "internal error (mock)", close, delay))
         }
-        Some(Fault::Hang) => return Plan::Hang,
-        _ => {}
+        Some(Fault::Hang) => Some(Plan::Hang),
+        _ => None,
+    };
+    if let Some(plan) = failed {
+        record(w, head, ep, stream, fault, Value::Null);
+        return plan;
     }
     let cfg = &w.cfg.llm;
     let ttft = Duration::from_millis(head.ctl.ttft_ms.unwrap_or(cfg.ttft_ms));
@@ -184,10 +203,23 @@ pub fn respond(
         Duration::from_secs_f64(1.0 / tps as f64)
     };
     let body = match ep {
-        Endpoint::Models => catalog::models(&cfg.models),
-        Endpoint::Embeddings => catalog::embeddings(&req, cfg.embedding_dims),
+        Endpoint::Models => {
+            record(w, head, ep, stream, fault, Value::Null);
+            catalog::models(&cfg.models)
+        }
+        Endpoint::Embeddings => {
+            let body = catalog::embeddings(&req, cfg.embedding_dims);
+            record(w, head, ep, stream, fault, body["usage"].clone());
+            body
+        }
         _ => {
             let gen = make_gen(ep, &req, head.ctl.tokens.unwrap_or(cfg.tokens));
+            let usage = if ep.anthropic() {
+                json!({"input_tokens": gen.prompt_tokens, "output_tokens": gen.completion_tokens()})
+            } else {
+                gen.openai_usage()
+            };
+            record(w, head, ep, stream, fault, usage);
             if stream {
                 let seq = match ep {
                     Endpoint::Chat => Seq::Chat(openai::ChatSeq::default()),
@@ -210,6 +242,7 @@ pub fn respond(
                     fault_after: head.ctl.fault_after.unwrap_or(w.cfg.fault_after),
                     drip: Duration::from_millis(head.ctl.drip_ms.unwrap_or(w.cfg.drip_ms)),
                     error_event,
+                    log_seq: head.log_seq,
                 }));
             }
             let pacing = gap.saturating_mul(gen.per_choice().saturating_sub(1));
@@ -223,6 +256,19 @@ pub fn respond(
         }
     };
     finish(body, close, delay, fault, head, w)
+}
+
+/// Adds `llm` to the request's log entry (with `--record`): the endpoint, whether it
+/// streams, the fault, and the usage the answer reports (OpenAI or Anthropic names; the
+/// full figures even where a stream does not report them or a fault cuts it short).
+fn record(w: &Worker, head: &Head, ep: Endpoint, stream: bool, fault: Option<Fault>, usage: Value) {
+    if let Some(seq) = head.log_seq {
+        let v = json!({
+            "endpoint": ep.name(), "stream": stream, "fault": fault.map(Fault::name),
+            "usage": usage,
+        });
+        w.log.annotate(w.index, seq, "llm", v);
+    }
 }
 
 fn finish(

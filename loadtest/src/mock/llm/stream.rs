@@ -1,10 +1,17 @@
 //! Writing an event stream: chunked framing, one write per due event (events that are due
 //! together go out in one write), pacing by `ttft` and `tps`, and the stream faults
 //! (`reset-mid-stream`, `error-event`, `slow-drip`) applied after `fault_after` events.
+//!
+//! The client leaving is noticed when a write fails or, in a paced stream, by a peek at
+//! the socket after each wait for a token's due time: within one token gap (or the TTFT)
+//! of the close. It is counted (`streams_client_gone` in the stats) and, with `--record`,
+//! stamped on the request's log entry.
 
 use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+use serde_json::json;
 
 use super::anthropic::MessagesSeq;
 use super::openai::{ChatSeq, CompletionSeq};
@@ -12,6 +19,7 @@ use super::Gen;
 use crate::h1::chunked::{encode_chunk, LAST_CHUNK};
 use crate::mock::conn::Io;
 use crate::mock::control::Fault;
+use crate::mock::reqlog::now_us;
 use crate::mock::send::{self, After};
 use crate::mock::Worker;
 
@@ -84,6 +92,8 @@ pub struct StreamJob {
     pub drip: Duration,
     /// The API-shaped error event.
     pub error_event: String,
+    /// The request's entry in the request log (`--record`).
+    pub log_seq: Option<u64>,
 }
 
 /// The SSE response head (chunked, not cacheable, not buffered by proxies).
@@ -99,61 +109,138 @@ pub fn head(close: bool) -> Vec<u8> {
     h.into_bytes()
 }
 
+/// How a stream ended, for the request log (`stream_end`) and the stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every event was sent.
+    Complete,
+    /// The client left first: a write failed, or the connection was found closed while
+    /// the stream waited for a token's due time.
+    ClientGone,
+    /// `reset-mid-stream` ended it.
+    Reset,
+    /// `error-event` ended it.
+    ErrorEvent,
+}
+
+impl Outcome {
+    fn name(self) -> &'static str {
+        match self {
+            Outcome::Complete => "complete",
+            Outcome::ClientGone => "client_gone",
+            Outcome::Reset => "reset",
+            Outcome::ErrorEvent => "error_event",
+        }
+    }
+}
+
+/// What a stream had sent when it ended.
+#[derive(Debug, Default)]
+struct Progress {
+    events: u32,
+    tokens: u32,
+}
+
 /// Writes the whole stream. The connection stays usable afterwards unless the request
-/// asked to close or a fault ended it.
-pub async fn run(_w: &Rc<Worker>, io: &mut Io, mut job: StreamJob) -> io::Result<After> {
+/// asked to close or a fault ended it. When the request was recorded, its log entry gets
+/// `stream_end`: `{"outcome", "t_us", "events", "tokens"}` (events and token events sent,
+/// `t_us` when the mock saw the end).
+pub async fn run(w: &Rc<Worker>, io: &mut Io, mut job: StreamJob) -> io::Result<After> {
+    let mut progress = Progress::default();
+    let res = write_events(io, &mut job, &mut progress).await;
+    let outcome = match &res {
+        Ok((outcome, _)) => *outcome,
+        // A write to the client failed: it left (EPIPE, ECONNRESET).
+        Err(_) => Outcome::ClientGone,
+    };
+    if outcome == Outcome::ClientGone {
+        w.stats.stream_client_gone(w.index);
+    }
+    if let Some(seq) = job.log_seq {
+        let end = json!({
+            "outcome": outcome.name(), "t_us": now_us(),
+            "events": progress.events, "tokens": progress.tokens,
+        });
+        w.log.annotate(w.index, seq, "stream_end", end);
+    }
+    res.map(|(_, after)| after)
+}
+
+async fn write_events(
+    io: &mut Io,
+    job: &mut StreamJob,
+    progress: &mut Progress,
+) -> io::Result<(Outcome, After)> {
     send::sleep(job.delay).await;
     let close = job.head.ends_with(b"Connection: close\r\n\r\n");
+    let keep = if close {
+        After::Close
+    } else {
+        After::KeepAlive
+    };
     let drip = (job.fault == Some(Fault::SlowDrip)).then_some(job.drip);
     io.out.extend_from_slice(&job.head);
     let start = Instant::now();
-    let mut events = 0u32;
-    let mut tokens = 0u32;
     loop {
         let piece = job.seq.next(&job.gen);
-        if events == job.fault_after || piece.is_none() {
+        if progress.events == job.fault_after || piece.is_none() {
             match job.fault {
                 Some(Fault::ResetMidStream) => {
                     write(io, drip).await?;
                     send::reset(io);
-                    return Ok(After::Close);
+                    return Ok((Outcome::Reset, After::Close));
                 }
                 Some(Fault::ErrorEvent) => {
                     encode_chunk(&mut io.out, job.error_event.as_bytes());
                     io.out.extend_from_slice(LAST_CHUNK);
                     write(io, drip).await?;
                     // The body ended cleanly, so the connection stays usable.
-                    return Ok(if close {
-                        After::Close
-                    } else {
-                        After::KeepAlive
-                    });
+                    return Ok((Outcome::ErrorEvent, keep));
                 }
                 _ => {}
             }
         }
         let Some(piece) = piece else { break };
         if piece.token {
-            let offset = job.ttft.saturating_add(job.gap.saturating_mul(tokens));
+            let offset = job
+                .ttft
+                .saturating_add(job.gap.saturating_mul(progress.tokens));
             // Capped inputs keep this far from overflow; never panic if it were.
             let due = start.checked_add(offset).unwrap_or(start);
-            tokens += 1;
             let now = Instant::now();
             if due > now {
                 write(io, drip).await?;
                 monoio::time::sleep(due - now).await;
+                // One cheap look per wait, so a client that left is seen within a token
+                // gap even though nothing is read while streaming.
+                if peer_closed(io) {
+                    return Ok((Outcome::ClientGone, After::Close));
+                }
             }
+            progress.tokens += 1;
         }
         encode_chunk(&mut io.out, piece.bytes.as_bytes());
-        events += 1;
+        progress.events += 1;
     }
     io.out.extend_from_slice(LAST_CHUNK);
     write(io, drip).await?;
-    Ok(if close {
-        After::Close
-    } else {
-        After::KeepAlive
-    })
+    Ok((Outcome::Complete, keep))
+}
+
+/// True when the client closed or reset the connection: a non-blocking peek (on the std
+/// handle, so monoio's pending operations are untouched) finds end of stream or an error.
+/// Bytes waiting (a pipelined request) mean it is still there.
+fn peer_closed(io: &Io) -> bool {
+    let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    match socket2::SockRef::from(&io.raw)
+        .recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+    {
+        Ok(n) => n == 0,
+        Err(e) => !matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+        ),
+    }
 }
 
 async fn write(io: &mut Io, drip: Option<Duration>) -> io::Result<()> {
