@@ -557,3 +557,165 @@ fn the_resolved_config_round_trips() {
         assert_eq!(toml::to_string(&again).unwrap(), printed, "{origin}");
     }
 }
+
+/// A valid `[llm]` setup on lines 1-9; each case adds lines after it (line 10 onwards).
+const LLM: &str = "[[clusters]]\nname = \"c\"\nendpoints = [\"c:1\"]\n[[llm.providers]]\nname = \"p\"\nkind = \"mock\"\n[[llm.models]]\nname = \"m\"\ndeployments = [{ provider = \"p\" }]\n";
+
+#[test]
+fn llm_section() {
+    let with = |lines: &str| format!("{LLM}{lines}");
+    let model = |lines: &str| format!("{LLM}[[llm.models]]\nname = \"n\"\n{lines}");
+    let dep = "deployments = [{ provider = \"p\" }]\n";
+    let cases: Vec<(String, &str, Option<usize>)> = vec![
+        (LLM.into(), "", None),
+        (with("[llm]\nmax_attempts = 0\n"), "llm.max_attempts: must be greater than 0", Some(11)),
+        (with("[llm]\ndeadline = \"0s\"\n"), "llm.deadline: must be longer than 0", Some(11)),
+        (
+            with("[[llm.providers]]\nname = \"o\"\nkind = \"openai\"\nupstream = \"nope\"\n"),
+            "llm.providers[1].upstream: provider \"o\": upstream \"nope\" is not defined; defined clusters: c",
+            Some(13),
+        ),
+        (
+            with("[[llm.providers]]\nname = \"o\"\nkind = \"anthropic\"\n"),
+            "llm.providers[1]: provider \"o\": a anthropic provider needs upstream = \"CLUSTER\"",
+            Some(10),
+        ),
+        (
+            with("[[llm.providers]]\nname = \"q\"\nkind = \"mock\"\nupstream = \"c\"\n"),
+            "llm.providers[1].upstream: provider \"q\": a mock provider answers inside the gateway",
+            Some(13),
+        ),
+        (
+            with("[[llm.providers]]\nname = \"o\"\nkind = \"openai\"\nupstream = \"c\"\nmock = {}\n"),
+            "llm.providers[1].mock: provider \"o\": mock settings go with kind = \"mock\" only",
+            Some(14),
+        ),
+        (
+            with("[[llm.providers]]\nname = \"p\"\nkind = \"mock\"\n"),
+            "llm.providers[1].name: provider \"p\": the name is already used by llm.providers[0]",
+            Some(11),
+        ),
+        (
+            with("[[llm.providers]]\nname = \"o\"\nkind = \"openai\"\nupstream = \"c\"\napi_keys = [\"ok\", \"\"]\n"),
+            "llm.providers[1].api_keys[1]: provider \"o\": an API key is empty",
+            Some(14),
+        ),
+        (
+            with("[[llm.providers]]\nname = \"o\"\nkind = \"openai\"\nupstream = \"c\"\napi_keys = [\"env:TOLLGATE_VALIDATE_TEST_UNSET\"]\n"),
+            "llm.providers[1].api_keys[0]: provider \"o\": environment variable TOLLGATE_VALIDATE_TEST_UNSET is not set",
+            Some(14),
+        ),
+        (
+            with("[[llm.providers]]\nname = \"o\"\nkind = \"openai\"\nupstream = \"c\"\nheaders = { \"content-length\" = \"1\" }\n"),
+            "content-length is managed by the proxy",
+            Some(14),
+        ),
+        (
+            model("deployments = [{ provider = \"x\" }]\n"),
+            "llm.models[1].deployments[0].provider: model \"n\": provider \"x\" is not defined; defined providers: p",
+            Some(12),
+        ),
+        (
+            model("deployments = [{ provider = \"p\", weight = 0 }]\n"),
+            "llm.models[1].deployments[0].weight: model \"n\": must be greater than 0",
+            Some(12),
+        ),
+        (model(""), "llm.models[1]: model \"n\": has no deployments", Some(10)),
+        (
+            model(&format!("fallbacks = [\"z\"]\n{dep}")),
+            "llm.models[1].fallbacks[0]: model \"n\": fallback \"z\" is not a model; defined models: m, n",
+            Some(12),
+        ),
+        (
+            model(&format!("fallbacks = [\"n\"]\n{dep}")),
+            "llm.models[1].fallbacks[0]: model \"n\": a model cannot fall back to itself",
+            Some(12),
+        ),
+        (
+            model(&format!("fallbacks = [\"o\"]\n{dep}[[llm.models]]\nname = \"o\"\nfallbacks = [\"m\", \"n\"]\n{dep}")),
+            "llm.models[2].fallbacks[1]: model \"o\": fallbacks form a cycle: n -> o -> n",
+            Some(16),
+        ),
+        (
+            model(&format!("aliases = [\"m\"]\n{dep}")),
+            "llm.models[1].aliases[0]: model name \"m\" is already used by llm.models[0] (\"m\")",
+            Some(12),
+        ),
+        (
+            model(&format!("{dep}[[llm.models.split]]\nmodel = \"z\"\nweight = 10\n")),
+            "llm.models[1].split[0].model: model \"n\": split model \"z\" is not a model",
+            Some(14),
+        ),
+        (
+            model(&format!("{dep}[[llm.models.split]]\nmodel = \"m\"\nweight = 60\n[[llm.models.split]]\nmodel = \"m\"\nweight = 50\n")),
+            "llm.models[1].split: model \"n\": split weights add up to 110%, over 100",
+            Some(13),
+        ),
+        (
+            model(&format!("{dep}[[llm.models.split]]\nmodel = \"m\"\n")),
+            "llm.models[1].split[0]: model \"n\": the split takes no requests",
+            Some(13),
+        ),
+        (
+            model(&format!("{dep}[[llm.models.split]]\nmodel = \"m\"\nheader = \"x-group beta\"\n")),
+            "llm.models[1].split[0].header: model \"n\": split header \"x-group beta\" must be \"name: value\"",
+            Some(15),
+        ),
+        (
+            model(&format!("price = {{ input = -1.0, output = 1.0 }}\n{dep}")),
+            "llm.models[1].price: model \"n\": prices are USD per million tokens, 0 or more",
+            Some(12),
+        ),
+        (
+            with("[[routes]]\nname = \"ai\"\nupstream = \"c\"\nllm = {}\n"),
+            "routes[0].llm: route 1 (\"ai\"): has both llm and upstream",
+            Some(13),
+        ),
+        (
+            with("[[routes]]\nname = \"ai\"\nllm = { models = [\"m\", \"z\"] }\n"),
+            "routes[0].llm.models[1]: route 1 (\"ai\"): llm.models: \"z\" is not a model; defined models: m",
+            Some(12),
+        ),
+        (
+            "[[routes]]\nname = \"ai\"\nllm = {}\n".into(),
+            "routes[0].llm: route 1 (\"ai\"): serves LLM traffic but [llm] defines no models",
+            Some(3),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (snippet, needle, _) in &cases {
+        if needle.is_empty() {
+            let errors = errors_of(snippet);
+            if !errors.is_empty() {
+                failures.push(format!("{snippet}\nshould pass; got {errors:#?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    let cases: Vec<(&str, &str, Option<usize>)> = cases
+        .iter()
+        .filter(|(_, n, _)| !n.is_empty())
+        .map(|(s, n, l)| (s.as_str(), *n, *l))
+        .collect();
+    run_cases(&cases);
+}
+
+/// What validation accepts, the LLM router must compile (the same promise as
+/// `assert_chain_builds`).
+#[test]
+fn validated_llm_configs_build_the_router() {
+    use std::sync::Arc;
+    use tollgate_filters::llm::{LlmRouter, LlmShared};
+    for (text, what) in [
+        (EXAMPLE.to_owned(), "example.toml"),
+        (format!("{LLM}{LISTENER}"), "LLM"),
+    ] {
+        let config = parse_and_validate(&text, what).unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
+        let shared = Arc::new(LlmShared::new(&config.llm));
+        let cluster = |n: &str| names.iter().position(|c| *c == n);
+        if let Err(e) = LlmRouter::build(&config.llm, shared, &cluster, 0) {
+            panic!("{what}: validation passed but the LLM router does not build: {e}");
+        }
+    }
+}
