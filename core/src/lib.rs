@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod llm;
 pub mod metrics;
 pub mod runtime;
 pub mod server;

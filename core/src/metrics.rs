@@ -13,6 +13,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod llm;
+pub use llm::{LlmFallbacks, LlmMetrics};
+
 /// A counter written by one thread only (its worker) and read by any.
 #[derive(Debug, Default)]
 pub struct Counter(AtomicU64);
@@ -131,6 +134,8 @@ pub struct WorkerMetrics {
     pub rejected: [Counter; 5],
     routes: Mutex<Vec<Arc<RouteMetrics>>>,
     clusters: Mutex<Vec<Arc<ClusterMetrics>>>,
+    llm: Mutex<Vec<Arc<LlmMetrics>>>,
+    pub llm_fallbacks: Arc<LlmFallbacks>,
 }
 
 impl WorkerMetrics {
@@ -309,6 +314,7 @@ pub fn render(workers: &[Arc<WorkerMetrics>], reloads: (u64, u64), uptime: Durat
     }
 
     render_clusters(workers, w);
+    llm::render(workers, w);
 
     let _ = writeln!(
         w,

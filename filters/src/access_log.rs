@@ -77,7 +77,51 @@ pub fn write_line_at(
         Some(e) => write_str(e.as_bytes(), out),
         None => out.extend_from_slice(b"null"),
     }
+    if ctx.llm.active {
+        write_llm(&ctx.llm, out);
+    }
     out.extend_from_slice(b"}\n");
+}
+
+/// The LLM fields, on LLM routes only: `"llm":{"model":..,"provider":..,
+/// "deployment":..,"stream":..,"input_tokens":..,"output_tokens":..,"cached_tokens":..,
+/// "reasoning_tokens":..,"estimated":..,"cost_usd":..,"ttft_ms":..,"fallbacks":..}`.
+fn write_llm(llm: &crate::LlmCtx, out: &mut Vec<u8>) {
+    out.extend_from_slice(b",\"llm\":{\"operation\":");
+    write_str(llm.operation.as_bytes(), out);
+    out.extend_from_slice(b",\"model\":");
+    write_str(llm.model.as_bytes(), out);
+    out.extend_from_slice(b",\"provider\":");
+    write_str(llm.provider.as_bytes(), out);
+    out.extend_from_slice(b",\"deployment\":");
+    write_str(llm.deployment.as_bytes(), out);
+    let _ = write!(out, ",\"stream\":{}", llm.stream);
+    match &llm.usage {
+        Some(u) => {
+            let _ = write!(
+                out,
+                ",\"input_tokens\":{},\"output_tokens\":{},\"cached_tokens\":{},\"reasoning_tokens\":{},\"estimated\":{}",
+                u.input, u.output, u.cache_read, u.reasoning, u.estimated
+            );
+        }
+        None => out.extend_from_slice(
+            b",\"input_tokens\":null,\"output_tokens\":null,\"cached_tokens\":null,\"reasoning_tokens\":null,\"estimated\":null",
+        ),
+    }
+    match llm.cost {
+        Some(c) => {
+            let _ = write!(out, ",\"cost_usd\":{c:.9}");
+        }
+        None => out.extend_from_slice(b",\"cost_usd\":null"),
+    }
+    out.extend_from_slice(b",\"ttft_ms\":");
+    write_ms(llm.ttft, out);
+    let _ = write!(out, ",\"fallbacks\":{},\"fallback_reason\":", llm.fallbacks);
+    match llm.fallback_reason {
+        Some(r) => write_str(r.as_bytes(), out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
 }
 
 fn write_addr(addr: Option<SocketAddr>, out: &mut Vec<u8>) {

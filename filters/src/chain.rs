@@ -76,6 +76,9 @@ pub enum RouteAction {
     Proxy { cluster: usize },
     /// The route ends in a direct response filter; nothing goes upstream.
     Local,
+    /// The LLM gateway answers (`llm = {...}`): the model in the body picks the
+    /// deployment.
+    Llm,
 }
 
 #[derive(Debug)]
@@ -84,6 +87,8 @@ pub struct Route {
     pub matcher: Matcher,
     pub filters: Vec<Filter>,
     pub action: RouteAction,
+    /// The route's LLM settings, for `RouteAction::Llm`.
+    pub llm: Option<crate::llm::RouteLlmConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +189,15 @@ fn build_route(
 ) -> Result<Route, Invalid> {
     let matcher = Matcher::compile(&cfg.matcher)?;
     let action = match (&cfg.upstream, &cfg.respond) {
+        _ if cfg.llm.is_some() => {
+            if cfg.upstream.is_some() || cfg.respond.is_some() {
+                return Err(Invalid::new(
+                    "llm",
+                    "a route with `llm` picks its upstream from the model; remove `upstream` and `respond`",
+                ));
+            }
+            RouteAction::Llm
+        }
         (Some(name), None) => RouteAction::Proxy {
             cluster: cluster_index(name).ok_or_else(|| {
                 Invalid::new("upstream", format!("upstream '{name}' is not defined"))
@@ -197,7 +211,7 @@ fn build_route(
         (None, None) => {
             return Err(Invalid::new(
                 "upstream",
-                "a route needs an `upstream` or a `respond`",
+                "a route needs an `upstream`, a `respond` or an `llm`",
             ))
         }
     };
@@ -229,6 +243,7 @@ fn build_route(
         matcher,
         filters,
         action,
+        llm: cfg.llm.clone(),
     })
 }
 

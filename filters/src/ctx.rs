@@ -51,6 +51,55 @@ pub struct RequestCtx {
     /// Why the gateway answered with an error, if it did (e.g. "upstream timeout").
     pub error: Option<&'static str>,
     pub attempts: u32,
+    /// What the LLM layer learned (on LLM routes).
+    pub llm: LlmCtx,
+}
+
+/// An LLM request as the LLM layer saw it: filled in as it goes, read by later filters
+/// (limits, budgets), the access log and the metrics. The strings keep their capacity
+/// across keep-alive requests.
+#[derive(Debug, Default)]
+pub struct LlmCtx {
+    /// The request went through the LLM layer.
+    pub active: bool,
+    /// `chat`, `text_completion`, `embeddings` or `models`.
+    pub operation: &'static str,
+    /// The model the client named.
+    pub model: String,
+    /// The provider and deployment of the last attempt.
+    pub provider: String,
+    pub deployment: String,
+    pub model_id: Option<crate::llm::ModelId>,
+    pub deployment_id: Option<crate::llm::DeploymentId>,
+    pub stream: bool,
+    /// Token counts, once known (exact, or estimated and marked so).
+    pub usage: Option<crate::llm::Usage>,
+    /// US dollars, from the model's price table.
+    pub cost: Option<f64>,
+    /// Time from the request head to the first token sent to the client.
+    pub ttft: Option<Duration>,
+    /// Moves to another deployment or fallback model.
+    pub fallbacks: u32,
+    /// Why the last move happened.
+    pub fallback_reason: Option<&'static str>,
+}
+
+impl LlmCtx {
+    pub fn reset(&mut self) {
+        self.active = false;
+        self.operation = "";
+        self.model.clear();
+        self.provider.clear();
+        self.deployment.clear();
+        self.model_id = None;
+        self.deployment_id = None;
+        self.stream = false;
+        self.usage = None;
+        self.cost = None;
+        self.ttft = None;
+        self.fallbacks = 0;
+        self.fallback_reason = None;
+    }
 }
 
 impl RequestCtx {
@@ -71,6 +120,7 @@ impl RequestCtx {
             finished: None,
             error: None,
             attempts: 0,
+            llm: LlmCtx::default(),
         }
     }
 
@@ -89,5 +139,6 @@ impl RequestCtx {
         self.finished = None;
         self.error = None;
         self.attempts = 0;
+        self.llm.reset();
     }
 }

@@ -26,5 +26,5 @@ pub mod route;
 mod testing;
 
 pub use chain::{no_route, BuildError, Chain, Filter, Route, RouteAction, NO_ROUTE_BODY};
-pub use ctx::{Flow, LocalResponse, RequestCtx};
+pub use ctx::{Flow, LlmCtx, LocalResponse, RequestCtx};
 pub use route::{MatchConfig, RequestTarget, RouteConfig, Router};

@@ -30,6 +30,8 @@ pub struct Generation {
     pub config: Arc<Config>,
     /// One per config cluster, same order: shared resolved addresses and health.
     pub clusters: Vec<Arc<ClusterShared>>,
+    /// Cross-core LLM state: deployment cool-downs and refused API keys.
+    pub llm: Arc<tollgate_filters::llm::LlmShared>,
 }
 
 #[derive(Debug)]
@@ -50,6 +52,7 @@ impl Control {
         let clusters = ClusterShared::build_all(&config);
         let gen = Generation {
             id: 1,
+            llm: Arc::new(tollgate_filters::llm::LlmShared::new(&config.llm)),
             config: Arc::new(config),
             clusters,
         };
@@ -86,6 +89,7 @@ impl Control {
         let id = cur.id + 1;
         *cur = Arc::new(Generation {
             id,
+            llm: Arc::new(tollgate_filters::llm::LlmShared::new(&config.llm)),
             config: Arc::new(config),
             clusters,
         });

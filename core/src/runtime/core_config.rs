@@ -7,11 +7,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tollgate_filters::llm::LlmRouter;
 use tollgate_filters::Chain;
 use tollgate_proto::h1::HeadLimits;
 
 use crate::config::{Config, Forwarding};
-use crate::metrics::{RouteMetrics, WorkerMetrics};
+use crate::metrics::{LlmFallbacks, LlmMetrics, RouteMetrics, WorkerMetrics};
 use crate::runtime::control::Generation;
 use crate::upstream::Cluster;
 
@@ -28,6 +29,11 @@ pub struct CoreConfig {
     pub head_limits: HeadLimits,
     pub forwarding: Forwarding,
     pub via: &'static str,
+    /// The LLM model router of this core.
+    pub llm: LlmRouter,
+    /// LLM metrics, indexed like the router's deployments.
+    pub llm_metrics: Vec<Arc<LlmMetrics>>,
+    pub llm_fallbacks: Arc<LlmFallbacks>,
 }
 
 impl CoreConfig {
@@ -56,6 +62,21 @@ impl CoreConfig {
                 )
             })
             .collect();
+        let llm = LlmRouter::build(
+            &cfg.llm,
+            gen.llm.clone(),
+            &|n| names.iter().position(|c| *c == n),
+            (worker as u64 + 1) * 0x2545_F491_4F6C_DD1D,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let llm_metrics = (0..llm.deployments())
+            .map(|i| {
+                let d = llm.deployment(tollgate_filters::llm::DeploymentId(i as u16));
+                let model = &llm.model(d.model).name;
+                let provider = &llm.provider(d.provider).name;
+                metrics.llm(model, provider, &d.label)
+            })
+            .collect();
         let route_metrics = chain
             .router
             .routes
@@ -75,6 +96,9 @@ impl CoreConfig {
             },
             forwarding: cfg.forwarding.clone(),
             via: "1.1 tollgate",
+            llm,
+            llm_metrics,
+            llm_fallbacks: metrics.llm_fallbacks.clone(),
             config: cfg.clone(),
         })
     }

@@ -100,9 +100,12 @@ impl Worker {
             }
         }
         let now = Instant::now();
-        for c in &self.current.borrow().clusters {
+        let cc = self.current.borrow();
+        for c in &cc.clusters {
             c.sync(now);
         }
+        cc.llm.sync(now);
+        drop(cc);
         self.flush_log(true);
         if self.control.phase() == Phase::Draining && !self.draining.get() {
             self.draining.set(true);

@@ -150,6 +150,7 @@ async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> Next {
                     Some(RouteAction::Proxy { cluster }) => {
                         proxy::forward(c, w, cc, &cc.clusters[cluster], keep).await
                     }
+                    Some(RouteAction::Llm) => crate::llm::handle(c, w, cc, keep).await,
                     // Validation guarantees a local route ends in a response filter.
                     _ => {
                         write_error(c, cc, ProxyError::NoUpstream, !keep).await;

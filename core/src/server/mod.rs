@@ -9,14 +9,16 @@
 //! - [`error`]: the one place where a failure becomes a status code;
 //! - [`tunnel`]: the byte tunnel after a `101 Switching Protocols`.
 
-mod body;
-mod conn;
+pub(crate) mod body;
+pub(crate) mod conn;
 mod error;
 mod h1;
-mod io;
-mod local;
+pub(crate) mod io;
+pub(crate) mod local;
 mod proxy;
 mod tunnel;
+
+pub(crate) use proxy::Next;
 
 pub use error::{ErrorSource, ProxyError};
 pub use h1::serve_connection;

@@ -1,0 +1,323 @@
+//! Relaying a stream: provider bytes in, SSE events scanned, converted, and written to
+//! the client as they come, each read flushed at once (never the whole stream held).
+//!
+//! The commit point: the client's response head and the first events are held until
+//! `commit_events` events (and `commit_bytes` bytes) are ready. Until then a provider
+//! failure is invisible to the client and the caller may try the next deployment; after
+//! it the client gets an error event in its own format and a cleanly ended stream.
+//!
+//! Back-pressure: the next provider read starts only when the client has taken the last
+//! write, so a slow client slows the provider's reads down (the kernel's socket buffers
+//! fill and TCP flow control reaches the provider) instead of growing our memory.
+//!
+//! Client disconnect: while waiting on the provider, the client socket is watched for
+//! readability; end of stream there means the client is gone, and the provider
+//! connection is dropped at once (which cancels the generation on the provider's side).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tollgate_proto::h1::{write_local_response_head, Version};
+use tollgate_proto::sse::{SseItem, SseLimits, SseScanner};
+
+use super::api::{write_stream_error, Dialect};
+use super::convert::{Converter, Step};
+use super::mock::MockStream;
+use super::upstream::{BodyFail, BodyReader};
+use crate::runtime::CoreConfig;
+use crate::server::conn::ClientConn;
+use crate::server::io::{read_more, write_vec};
+use crate::upstream::UpConn;
+
+/// Where the provider's bytes come from.
+pub enum Source<'a> {
+    Upstream {
+        up: &'a mut UpConn,
+        reader: BodyReader,
+        grow: usize,
+        idle: Duration,
+    },
+    Mock(MockStream),
+}
+
+impl Source<'_> {
+    async fn next(&mut self) -> Result<Option<Bytes>, BodyFail> {
+        match self {
+            Source::Upstream {
+                up,
+                reader,
+                grow,
+                idle,
+            } => reader.next(up, *grow, *idle).await,
+            Source::Mock(m) => Ok(m.next().await),
+        }
+    }
+
+    /// After the last event: reads what is left of the body (its chunked terminator,
+    /// usually already buffered) so the connection can be pooled again. Bounded in time:
+    /// the client already has its answer.
+    pub async fn drain(&mut self) {
+        if let Source::Upstream { up, reader, grow, .. } = self {
+            let budget = Duration::from_millis(100);
+            let _ = monoio::time::timeout(budget, async {
+                let mut left = 64 * 1024usize;
+                while let Ok(Some(p)) = reader.next(up, *grow, budget).await {
+                    left = left.saturating_sub(p.len());
+                    if left == 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+    }
+
+    /// The provider connection can carry another request.
+    pub fn reusable(&self) -> bool {
+        match self {
+            Source::Upstream { reader, .. } => reader.reusable(),
+            Source::Mock(_) => false,
+        }
+    }
+}
+
+/// How a relay ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayEnd {
+    /// The stream finished and reached the client.
+    Done,
+    /// The client went away; the provider connection must be dropped.
+    ClientGone,
+    /// The provider failed before the commit point: nothing reached the client, the
+    /// caller may fall back.
+    FailedBeforeCommit { reason: &'static str, message: String },
+    /// The provider failed after the commit point: the client got an error event.
+    FailedAfterCommit { reason: &'static str },
+}
+
+/// Timing the relay measures for metrics.
+#[derive(Debug, Default)]
+pub struct Timing {
+    /// Time spent waiting for the provider's bytes.
+    pub upstream_wait: Duration,
+    /// When the first event with content went to the client.
+    pub first_token: Option<Instant>,
+    /// When the last one did.
+    pub last_token: Option<Instant>,
+}
+
+pub struct Commit {
+    pub events: u32,
+    pub bytes: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn relay(
+    c: &mut ClientConn,
+    cc: &CoreConfig,
+    src: &mut Source<'_>,
+    conv: &mut Converter,
+    client: Dialect,
+    commit: &Commit,
+    close: bool,
+    timing: &mut Timing,
+) -> RelayEnd {
+    let grow = 4096;
+    let mut scanner = SseScanner::new(SseLimits::default());
+    // Bytes of the event in progress, and the client's bytes not yet written.
+    let mut unit: Vec<u8> = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut committed = false;
+    let mut watch_client = true;
+    let chunked = c.head.version == Version::Http11;
+    loop {
+        let t0 = Instant::now();
+        let got = if watch_client {
+            monoio::select! {
+                r = src.next() => Some(r),
+                _ = c.stream.readable(false) => None,
+            }
+        } else {
+            Some(src.next().await)
+        };
+        timing.upstream_wait += t0.elapsed();
+        let piece = match got {
+            None => {
+                // The client sent something: end of stream (gone), or a pipelined
+                // request, which stays in the buffer for after this response.
+                match read_more(&mut c.stream, &mut c.buf, grow).await {
+                    Ok(0) | Err(_) => return RelayEnd::ClientGone,
+                    Ok(_) => {
+                        watch_client = false;
+                        continue;
+                    }
+                }
+            }
+            Some(Ok(Some(p))) => p,
+            Some(Ok(None)) => {
+                let step = conv.finish(&mut pending);
+                return finish(c, cc, conv, client, step, committed, chunked, close, &mut pending, "").await;
+            }
+            Some(Err(e)) => {
+                let step = Step::Error(format!("the provider's stream failed: {}", e.reason()));
+                return finish(c, cc, conv, client, step, committed, chunked, close, &mut pending, e.reason()).await;
+            }
+        };
+        let before = conv.content_events;
+        let mut step = Step::More;
+        let mut off = 0;
+        while off < piece.len() && step == Step::More {
+            let s = match scanner.scan(&piece[off..]) {
+                Ok(s) => s,
+                Err(e) => {
+                    step = Step::Error(format!("the provider's stream is invalid: {e}"));
+                    break;
+                }
+            };
+            unit.extend_from_slice(&piece[off..off + s.consumed]);
+            off += s.consumed.max(1);
+            match s.item {
+                Some(SseItem::Event(ev)) => {
+                    if ev.dispatched {
+                        step = conv.event(ev.event.bytes, ev.data.bytes, &unit, &mut pending);
+                    }
+                    unit.clear();
+                }
+                Some(SseItem::Comment(_)) | Some(SseItem::CrLfTail) | None => {}
+            }
+        }
+        if conv.content_events > before {
+            let now = Instant::now();
+            timing.first_token.get_or_insert(now);
+            timing.last_token = Some(now);
+        }
+        match step {
+            Step::More => {}
+            Step::Done => {
+                let end = finish(c, cc, conv, client, Step::Done, committed, chunked, close, &mut pending, "").await;
+                if end == RelayEnd::Done {
+                    src.drain().await;
+                }
+                return end;
+            }
+            Step::Error(m) => {
+                return finish(c, cc, conv, client, Step::Error(m), committed, chunked, close, &mut pending, "error_event").await;
+            }
+        }
+        if !committed {
+            let ready = conv.events_out >= commit.events.max(1)
+                && pending.len() as u64 >= commit.bytes;
+            if !ready {
+                continue;
+            }
+            if write_head(c, cc, chunked, close).await.is_err() {
+                return RelayEnd::ClientGone;
+            }
+            committed = true;
+        }
+        if !pending.is_empty() && write_chunk(c, chunked, &mut pending).await.is_err() {
+            return RelayEnd::ClientGone;
+        }
+    }
+}
+
+/// Ends the relay after the provider's stream ended (`step` says how).
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    c: &mut ClientConn,
+    cc: &CoreConfig,
+    conv: &Converter,
+    client: Dialect,
+    step: Step,
+    committed: bool,
+    chunked: bool,
+    close: bool,
+    pending: &mut Vec<u8>,
+    reason: &'static str,
+) -> RelayEnd {
+    let failed = match step {
+        Step::Error(message) => {
+            if !committed {
+                let reason = if reason.is_empty() { "stream_error" } else { reason };
+                return RelayEnd::FailedBeforeCommit { reason, message };
+            }
+            write_stream_error(client, 502, &message, pending);
+            Some(if reason.is_empty() { "stream_error" } else { reason })
+        }
+        _ => None,
+    };
+    let _ = conv;
+    if !committed && write_head(c, cc, chunked, close).await.is_err() {
+        return RelayEnd::ClientGone;
+    }
+    if !pending.is_empty() && write_chunk(c, chunked, pending).await.is_err() {
+        return RelayEnd::ClientGone;
+    }
+    if chunked {
+        c.out.clear();
+        c.out.extend_from_slice(b"0\r\n\r\n");
+        c.ctx.bytes_sent += 5;
+        if write_vec(&mut c.stream, &mut c.out).await.is_err() {
+            return RelayEnd::ClientGone;
+        }
+    }
+    match failed {
+        Some(reason) => {
+            c.ctx.error = Some("provider stream failed after the commit point");
+            RelayEnd::FailedAfterCommit { reason }
+        }
+        None => RelayEnd::Done,
+    }
+}
+
+/// The client's response head for a stream. Headers that keep intermediaries (nginx,
+/// CDNs) from buffering the stream are set.
+async fn write_head(c: &mut ClientConn, cc: &CoreConfig, chunked: bool, close: bool) -> std::io::Result<()> {
+    cc.chain.on_response_head(&mut c.ctx, 200);
+    let mut headers = vec![
+        (
+            Bytes::from_static(b"content-type"),
+            Bytes::from_static(b"text/event-stream"),
+        ),
+        (
+            Bytes::from_static(b"cache-control"),
+            Bytes::from_static(b"no-cache"),
+        ),
+        (
+            Bytes::from_static(b"x-accel-buffering"),
+            Bytes::from_static(b"no"),
+        ),
+    ];
+    if chunked {
+        headers.push((
+            Bytes::from_static(b"transfer-encoding"),
+            Bytes::from_static(b"chunked"),
+        ));
+    }
+    c.out.clear();
+    write_local_response_head(
+        200,
+        &headers,
+        &c.ctx.response_edits,
+        None,
+        close || !chunked,
+        &mut c.out,
+    );
+    c.ctx.status = 200;
+    c.ctx.bytes_sent += c.out.len() as u64;
+    write_vec(&mut c.stream, &mut c.out).await
+}
+
+async fn write_chunk(c: &mut ClientConn, chunked: bool, data: &mut Vec<u8>) -> std::io::Result<()> {
+    c.out.clear();
+    if chunked {
+        c.out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        c.out.extend_from_slice(data);
+        c.out.extend_from_slice(b"\r\n");
+    } else {
+        c.out.extend_from_slice(data);
+    }
+    data.clear();
+    c.ctx.bytes_sent += c.out.len() as u64;
+    write_vec(&mut c.stream, &mut c.out).await
+}
