@@ -330,8 +330,10 @@ fn the_embedded_default_validates() {
         parse_and_validate(EMBEDDED_DEFAULT, "<embedded>").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.listeners[0].listen, "127.0.0.1:8080");
     assert_eq!(config.admin.listen, "127.0.0.1:9901");
-    assert_eq!(config.routes[0].name, "welcome");
-    assert!(config.routes[0].respond.is_some());
+    // The catch-all answer comes last, after any more specific route (the built-in LLM).
+    let last = config.routes.last().expect("the default has routes");
+    assert_eq!(last.name, "welcome");
+    assert!(last.respond.is_some());
 }
 
 const EXAMPLE: &str = include_str!("../example.toml");
@@ -707,6 +709,7 @@ fn validated_llm_configs_build_the_router() {
     use std::sync::Arc;
     use tollgate_filters::llm::{LlmRouter, LlmShared};
     for (text, what) in [
+        (EMBEDDED_DEFAULT.to_owned(), "<embedded>"),
         (EXAMPLE.to_owned(), "example.toml"),
         (format!("{LLM}{LISTENER}"), "LLM"),
     ] {
