@@ -40,7 +40,7 @@ impl Outcome {
     }
 
     pub fn absorb(&mut self, conv: &Converter) {
-        self.usage = conv.usage.clone();
+        self.usage = conv.usage;
         self.estimated_output = conv.estimated_output;
     }
 
@@ -96,8 +96,7 @@ pub fn whole_response(
             Ok((serde_json::to_vec(&msg).map_err(|e| bad(&e))?, usage))
         }
         (Dialect::Anthropic, Dialect::OpenAi) => {
-            let resp: anthropic::MessagesResponse =
-                json::parse(&mut body).map_err(|e| bad(&e))?;
+            let resp: anthropic::MessagesResponse = json::parse(&mut body).map_err(|e| bad(&e))?;
             let usage = Some(usage_from_anthropic(&resp.usage));
             let chat =
                 translate::messages_response_to_chat(resp, format!("chatcmpl-{id}"), created)
@@ -120,7 +119,7 @@ pub fn finish(
 ) {
     let cut = o.client_gone || o.failed_after_commit.is_some();
     let vocab = Vocab::for_model(&router.deployment(dep).upstream_model);
-    let usage = match o.usage.clone() {
+    let usage = match o.usage {
         // The provider's final counts arrived.
         Some(u) if !cut || u.output >= o.estimated_output => u,
         // Only the prompt's counts arrived (Anthropic's message_start) before the cut.
@@ -140,7 +139,7 @@ pub fn finish(
     let llm = &mut c.ctx.llm;
     llm.ttft = o.timing.first_token.map(|t| t - c.ctx.started);
     llm.cost = cost;
-    llm.usage = Some(usage.clone());
+    llm.usage = Some(usage);
     if let Some(m) = cc.llm_metrics.get(dep.0 as usize) {
         let now = Instant::now();
         let total = now - c.ctx.started;
@@ -159,13 +158,15 @@ pub fn finish(
         }
         m.duration.observe(total);
         m.upstream.observe(o.timing.upstream_wait);
-        m.overhead.observe(total.saturating_sub(o.timing.upstream_wait));
+        m.overhead
+            .observe(total.saturating_sub(o.timing.upstream_wait));
         if let Some(t) = llm.ttft {
             m.ttft.observe(t);
         }
         if let (Some(first), Some(last)) = (o.timing.first_token, o.timing.last_token) {
             if usage.output > 1 {
-                m.tpot.observe((last - first) / (usage.output - 1).min(u32::MAX as u64) as u32);
+                m.tpot
+                    .observe((last - first) / (usage.output - 1).min(u32::MAX as u64) as u32);
             }
         }
     }

@@ -128,7 +128,12 @@ pub fn json_type() -> (Bytes, Bytes) {
 /// A provider's error body, re-expressed for a client speaking `client`. The body is
 /// passed through untouched when the formats agree; a body that does not parse as the
 /// provider's error format becomes a generic error with the same status.
-pub fn translate_error_body(client: Dialect, provider: Dialect, status: u16, body: &[u8]) -> Vec<u8> {
+pub fn translate_error_body(
+    client: Dialect,
+    provider: Dialect,
+    status: u16,
+    body: &[u8],
+) -> Vec<u8> {
     if client == provider {
         return body.to_vec();
     }
@@ -189,13 +194,18 @@ mod tests {
 
     #[test]
     fn errors_take_the_clients_format() {
-        let o: serde_json::Value =
-            serde_json::from_slice(&error_body(Dialect::OpenAi, 404, "no model", Some("model_not_found")))
-                .unwrap();
+        let o: serde_json::Value = serde_json::from_slice(&error_body(
+            Dialect::OpenAi,
+            404,
+            "no model",
+            Some("model_not_found"),
+        ))
+        .unwrap();
         assert_eq!(o["error"]["code"], "model_not_found");
         assert_eq!(o["error"]["type"], "invalid_request_error");
         let a: serde_json::Value =
-            serde_json::from_slice(&error_body(Dialect::Anthropic, 429, "slow down", None)).unwrap();
+            serde_json::from_slice(&error_body(Dialect::Anthropic, 429, "slow down", None))
+                .unwrap();
         assert_eq!(a["type"], "error");
         assert_eq!(a["error"]["type"], "rate_limit_error");
     }
@@ -225,7 +235,10 @@ mod tests {
         let mut out = Vec::new();
         write_stream_error(Dialect::Anthropic, 502, "upstream broke", &mut out);
         let s = String::from_utf8(out).unwrap();
-        assert!(s.starts_with("event: error\ndata: {\"type\":\"error\""), "{s}");
+        assert!(
+            s.starts_with("event: error\ndata: {\"type\":\"error\""),
+            "{s}"
+        );
         assert!(s.ends_with("\n\n"));
         let mut out = Vec::new();
         write_stream_error(Dialect::OpenAi, 502, "upstream broke", &mut out);

@@ -59,7 +59,9 @@ pub enum Step {
 
 enum Mode {
     /// OpenAI (chat or completions) to OpenAI.
-    OpenAiPass { strip_usage: bool },
+    OpenAiPass {
+        strip_usage: bool,
+    },
     AnthropicPass,
     /// An Anthropic provider to an OpenAI client.
     ToOpenAi(Box<AnthropicToOpenAiStream>),
@@ -147,9 +149,9 @@ impl Converter {
             (Dialect::Anthropic, Dialect::OpenAi) => Mode::ToOpenAi(Box::new(
                 AnthropicToOpenAiStream::new(id, created, include_usage).with_model(model),
             )),
-            (Dialect::OpenAi, Dialect::Anthropic) => Mode::ToAnthropic(Box::new(
-                OpenAiToAnthropicStream::new(id).with_model(model),
-            )),
+            (Dialect::OpenAi, Dialect::Anthropic) => {
+                Mode::ToAnthropic(Box::new(OpenAiToAnthropicStream::new(id).with_model(model)))
+            }
         };
         Converter {
             mode,
@@ -179,7 +181,11 @@ impl Converter {
         if self.done {
             // A translated OpenAI stream ends for the client at its usage chunk; the
             // provider's `[DONE]` still ends it here.
-            return if data == b"[DONE]" { Step::Done } else { Step::More };
+            return if data == b"[DONE]" {
+                Step::Done
+            } else {
+                Step::More
+            };
         }
         match &mut self.mode {
             Mode::OpenAiPass { strip_usage } => {
@@ -191,7 +197,9 @@ impl Converter {
                     return Step::Done;
                 }
                 let Ok(peek) = serde_json::from_slice::<Peek<'_>>(data) else {
-                    return Step::Error("the provider sent an event that is not a JSON chunk".into());
+                    return Step::Error(
+                        "the provider sent an event that is not a JSON chunk".into(),
+                    );
                 };
                 if let Some(e) = peek.error {
                     return Step::Error(e.message);
@@ -391,7 +399,7 @@ impl Converter {
                 if delta.stop_reason.is_some() {
                     self.finish_seen = true;
                 }
-                let mut u = self.usage.clone().unwrap_or_default();
+                let mut u = self.usage.unwrap_or_default();
                 u.output = usage.output_tokens;
                 if let Some(i) = usage.input_tokens {
                     let read = usage.cache_read_input_tokens.unwrap_or(u.cache_read);

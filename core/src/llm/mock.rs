@@ -126,18 +126,32 @@ pub fn answer(cfg: &MockConfig, api: Api, body: &[u8], id: &str, created: u64) -
         Api::Completions => {
             if stream {
                 for (i, w) in words.iter().enumerate() {
-                    let text = if i == 0 { w.to_string() } else { format!(" {w}") };
-                    let finish = if i + 1 == n_out { json!("length") } else { Value::Null };
-                    push(&mut a.events, json!({
-                        "id": id, "object": "text_completion", "created": created, "model": model,
-                        "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": null}],
-                    }));
+                    let text = if i == 0 {
+                        w.to_string()
+                    } else {
+                        format!(" {w}")
+                    };
+                    let finish = if i + 1 == n_out {
+                        json!("length")
+                    } else {
+                        Value::Null
+                    };
+                    push(
+                        &mut a.events,
+                        json!({
+                            "id": id, "object": "text_completion", "created": created, "model": model,
+                            "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": null}],
+                        }),
+                    );
                 }
                 if include_usage {
-                    push(&mut a.events, json!({
-                        "id": id, "object": "text_completion", "created": created, "model": model,
-                        "choices": [], "usage": usage,
-                    }));
+                    push(
+                        &mut a.events,
+                        json!({
+                            "id": id, "object": "text_completion", "created": created, "model": model,
+                            "choices": [], "usage": usage,
+                        }),
+                    );
                 }
                 a.events.push(Bytes::from_static(b"data: [DONE]\n\n"));
             } else {
@@ -152,7 +166,13 @@ pub fn answer(cfg: &MockConfig, api: Api, body: &[u8], id: &str, created: u64) -
             }
         }
         _ => {
-            let finish = if tool.is_some() { "tool_calls" } else if n_out as u64 == max { "length" } else { "stop" };
+            let finish = if tool.is_some() {
+                "tool_calls"
+            } else if n_out as u64 == max {
+                "length"
+            } else {
+                "stop"
+            };
             if stream {
                 let chunk = |delta: Value, finish: Value| {
                     json!({
@@ -160,22 +180,44 @@ pub fn answer(cfg: &MockConfig, api: Api, body: &[u8], id: &str, created: u64) -
                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
                     })
                 };
-                push(&mut a.events, chunk(json!({"role": "assistant", "content": ""}), Value::Null));
+                push(
+                    &mut a.events,
+                    chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+                );
                 if let Some(name) = &tool {
-                    push(&mut a.events, chunk(json!({"tool_calls": [{"index": 0, "id": format!("call_{id}"), "type": "function", "function": {"name": name, "arguments": ""}}]}), Value::Null));
-                    push(&mut a.events, chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}), Value::Null));
+                    push(
+                        &mut a.events,
+                        chunk(
+                            json!({"tool_calls": [{"index": 0, "id": format!("call_{id}"), "type": "function", "function": {"name": name, "arguments": ""}}]}),
+                            Value::Null,
+                        ),
+                    );
+                    push(
+                        &mut a.events,
+                        chunk(
+                            json!({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}),
+                            Value::Null,
+                        ),
+                    );
                 } else {
                     for (i, w) in words.iter().enumerate() {
-                        let text = if i == 0 { w.to_string() } else { format!(" {w}") };
+                        let text = if i == 0 {
+                            w.to_string()
+                        } else {
+                            format!(" {w}")
+                        };
                         push(&mut a.events, chunk(json!({"content": text}), Value::Null));
                     }
                 }
                 push(&mut a.events, chunk(json!({}), json!(finish)));
                 if include_usage {
-                    push(&mut a.events, json!({
-                        "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                        "choices": [], "usage": usage,
-                    }));
+                    push(
+                        &mut a.events,
+                        json!({
+                            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                            "choices": [], "usage": usage,
+                        }),
+                    );
                 }
                 a.events.push(Bytes::from_static(b"data: [DONE]\n\n"));
             } else {
@@ -207,7 +249,9 @@ fn push(events: &mut Vec<Bytes>, v: Value) {
 fn tool_to_call(req: &Value) -> Option<String> {
     let tools = req["tools"].as_array().filter(|t| !t.is_empty())?;
     match &req["tool_choice"] {
-        Value::String(s) if s == "required" => tools[0]["function"]["name"].as_str().map(str::to_owned),
+        Value::String(s) if s == "required" => {
+            tools[0]["function"]["name"].as_str().map(str::to_owned)
+        }
         Value::Object(o) => o
             .get("function")
             .and_then(|f| f["name"].as_str())
@@ -254,7 +298,10 @@ mod tests {
         let a = answer(&cfg(5), Api::Chat, body, "x", 1);
         let v: Value = serde_json::from_slice(&a.body).unwrap();
         assert_eq!(v["usage"]["completion_tokens"], 5);
-        assert_eq!(v["choices"][0]["message"]["content"], "Tollgate mock reply: the quick");
+        assert_eq!(
+            v["choices"][0]["message"]["content"],
+            "Tollgate mock reply: the quick"
+        );
         assert_eq!(v["choices"][0]["finish_reason"], "stop");
         assert_eq!(a.first, Duration::from_millis(45));
     }
@@ -270,12 +317,16 @@ mod tests {
 
     #[test]
     fn streams_have_role_tokens_finish_usage_done() {
-        let body = br#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#;
+        let body =
+            br#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#;
         let a = answer(&cfg(3), Api::Chat, body, "x", 1);
         assert!(a.stream);
         // role, 3 tokens, finish, usage, [DONE]
         assert_eq!(a.events.len(), 7);
-        assert!(a.events[5].starts_with(b"data: {") && a.events[5].windows(7).any(|w| w == b"\"usage\""));
+        assert!(
+            a.events[5].starts_with(b"data: {")
+                && a.events[5].windows(7).any(|w| w == b"\"usage\"")
+        );
         assert_eq!(&a.events[6][..], b"data: [DONE]\n\n");
         let no_usage = br#"{"model":"m","stream":true,"messages":[]}"#;
         assert_eq!(answer(&cfg(3), Api::Chat, no_usage, "x", 1).events.len(), 6);
@@ -287,7 +338,10 @@ mod tests {
         let a = answer(&cfg(3), Api::Chat, body, "x", 1);
         let v: Value = serde_json::from_slice(&a.body).unwrap();
         assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
-        assert_eq!(v["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_weather");
+        assert_eq!(
+            v["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
     }
 
     #[test]

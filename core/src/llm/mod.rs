@@ -85,10 +85,28 @@ struct Failure {
 pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool) -> Next {
     let route = c.ctx.route.and_then(|r| cc.chain.route(r).llm.as_ref());
     let Some(route) = route else {
-        return answer(c, cc, Dialect::OpenAi, 500, "route has no llm config", None, keep).await;
+        return answer(
+            c,
+            cc,
+            Dialect::OpenAi,
+            500,
+            "route has no llm config",
+            None,
+            keep,
+        )
+        .await;
     };
     let Some(api) = Api::from_path(c.head.path()) else {
-        return answer(c, cc, Dialect::OpenAi, 404, "no such LLM endpoint", Some("unknown_url"), keep).await;
+        return answer(
+            c,
+            cc,
+            Dialect::OpenAi,
+            404,
+            "no such LLM endpoint",
+            Some("unknown_url"),
+            keep,
+        )
+        .await;
     };
     let dialect = api.dialect();
     c.ctx.llm.active = true;
@@ -103,7 +121,16 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
         return models(c, cc, router, route, keep).await;
     }
     if c.head.method != Method::Post {
-        return answer(c, cc, dialect, 405, "use POST for this endpoint", None, keep).await;
+        return answer(
+            c,
+            cc,
+            dialect,
+            405,
+            "use POST for this endpoint",
+            None,
+            keep,
+        )
+        .await;
     }
 
     let limits = &cc.config.limits;
@@ -138,7 +165,7 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
     };
     c.ctx.llm.model.push_str(&req.model);
     c.ctx.llm.stream = req.stream;
-    if !route.models.is_empty() && !route.models.iter().any(|m| *m == req.model) {
+    if !route.models.is_empty() && !route.models.contains(&req.model) {
         let msg = format!("model `{}` is not allowed on this route", req.model);
         return answer(c, cc, dialect, 403, &msg, Some("model_not_allowed"), keep).await;
     }
@@ -298,9 +325,20 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
             }
             Attempt::Mock(a) => {
                 let r = if a.stream {
-                    let mut conv = new_converter(&req, dialect, pd, false, &dep.upstream_model, &id, created);
+                    let mut conv =
+                        new_converter(&req, dialect, pd, false, &dep.upstream_model, &id, created);
                     let mut src = Source::Mock(mock::MockStream::new(a));
-                    let r = relay(c, cc, &mut src, &mut conv, dialect, route, keep, &mut outcome).await;
+                    let r = relay(
+                        c,
+                        cc,
+                        &mut src,
+                        &mut conv,
+                        dialect,
+                        route,
+                        keep,
+                        &mut outcome,
+                    )
+                    .await;
                     outcome.absorb(&conv);
                     r
                 } else {
@@ -308,7 +346,20 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
                     let t = Instant::now();
                     monoio::time::sleep(wait).await;
                     outcome.timing.upstream_wait += t.elapsed();
-                    whole(c, cc, &req, dialect, pd, 200, a.body, &id, created, keep, &mut outcome).await
+                    whole(
+                        c,
+                        cc,
+                        &req,
+                        dialect,
+                        pd,
+                        200,
+                        a.body,
+                        &id,
+                        created,
+                        keep,
+                        &mut outcome,
+                    )
+                    .await
                 };
                 router.end(cand.deployment);
                 r
@@ -319,7 +370,8 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
                 let grow = w.buffer_size();
                 let idle = cluster.cfg.idle_timeout.get();
                 let limits = &cc.config.limits;
-                let mut reader = BodyReader::new(c.resp.framing, limits.max_chunk_line, limits.max_head_bytes);
+                let mut reader =
+                    BodyReader::new(c.resp.framing, limits.max_chunk_line, limits.max_head_bytes);
                 if !(200..300).contains(&status) {
                     let retry = status == 429 || status >= 500 || status == 401 || status == 403;
                     let cooldown = cooldown_from_headers(&c.resp, unix_ms());
@@ -366,14 +418,32 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
                         .header("content-type")
                         .is_some_and(|v| v.starts_with(b"text/event-stream"));
                     let r = if req.stream && is_sse {
-                        let mut conv = new_converter(&req, dialect, pd, prep.strip_usage, &dep.upstream_model, &id, created);
+                        let mut conv = new_converter(
+                            &req,
+                            dialect,
+                            pd,
+                            prep.strip_usage,
+                            &dep.upstream_model,
+                            &id,
+                            created,
+                        );
                         let mut src = Source::Upstream {
                             up: &mut up,
                             reader,
                             grow,
                             idle,
                         };
-                        let r = relay(c, cc, &mut src, &mut conv, dialect, route, keep, &mut outcome).await;
+                        let r = relay(
+                            c,
+                            cc,
+                            &mut src,
+                            &mut conv,
+                            dialect,
+                            route,
+                            keep,
+                            &mut outcome,
+                        )
+                        .await;
                         outcome.absorb(&conv);
                         if src.reusable() && matches!(r, RelayResult::Next(_)) {
                             cluster.pool.checkin(up, Instant::now());
@@ -381,13 +451,29 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
                         r
                     } else {
                         let t = Instant::now();
-                        match reader.read_all(&mut up, grow, idle, MAX_RESPONSE_BYTES).await {
+                        match reader
+                            .read_all(&mut up, grow, idle, MAX_RESPONSE_BYTES)
+                            .await
+                        {
                             Ok(body) => {
                                 outcome.timing.upstream_wait += t.elapsed();
                                 if reader.reusable() {
                                     cluster.pool.checkin(up, Instant::now());
                                 }
-                                whole(c, cc, &req, dialect, pd, status, body, &id, created, keep, &mut outcome).await
+                                whole(
+                                    c,
+                                    cc,
+                                    &req,
+                                    dialect,
+                                    pd,
+                                    status,
+                                    body,
+                                    &id,
+                                    created,
+                                    keep,
+                                    &mut outcome,
+                                )
+                                .await
                             }
                             Err(e) => RelayResult::Retry(Failure {
                                 status: 502,
@@ -491,6 +577,8 @@ async fn relay(
     let commit = Commit {
         events: route.commit_events,
         bytes: route.commit_bytes,
+        first_deadline: outcome.t_send + cc.config.llm.attempt_timeout,
+        deadline: c.ctx.started + cc.config.llm.deadline,
     };
     let mut timing = Timing::default();
     let end = stream::relay(c, cc, src, conv, client, &commit, !keep, &mut timing).await;

@@ -147,8 +147,12 @@ impl ClientRequest {
             raw::RawError::NoModel => "the request has no `model` string".to_owned(),
             e => format!("invalid JSON body: {e}"),
         })?;
-        let (model, model_span, stream, include_usage) =
-            (f.model.into_owned(), f.model_span, f.stream, f.include_usage);
+        let (model, model_span, stream, include_usage) = (
+            f.model.into_owned(),
+            f.model_span,
+            f.stream,
+            f.include_usage,
+        );
         Ok(ClientRequest {
             api,
             body,
@@ -181,7 +185,8 @@ impl ClientRequest {
             }
             let mut strip_usage = false;
             if self.stream && to == Dialect::OpenAi {
-                let asked = raw::request_usage(out).map_err(|e| PrepareError::Parse(e.to_string()))?;
+                let asked =
+                    raw::request_usage(out).map_err(|e| PrepareError::Parse(e.to_string()))?;
                 strip_usage = !asked;
                 if !asked {
                     return Ok(Prepared {
@@ -313,7 +318,8 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["stream_options"]["include_usage"], true);
 
-        let body = r#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#;
+        let body =
+            r#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#;
         let mut r = req(Api::Chat, body);
         let p = r.prepare(Dialect::OpenAi, "m", &mut out).unwrap();
         assert!(!p.strip_usage && p.verbatim);

@@ -57,7 +57,10 @@ impl Source<'_> {
     /// usually already buffered) so the connection can be pooled again. Bounded in time:
     /// the client already has its answer.
     pub async fn drain(&mut self) {
-        if let Source::Upstream { up, reader, grow, .. } = self {
+        if let Source::Upstream {
+            up, reader, grow, ..
+        } = self
+        {
             let budget = Duration::from_millis(100);
             let _ = monoio::time::timeout(budget, async {
                 let mut left = 64 * 1024usize;
@@ -90,7 +93,10 @@ pub enum RelayEnd {
     ClientGone,
     /// The provider failed before the commit point: nothing reached the client, the
     /// caller may fall back.
-    FailedBeforeCommit { reason: &'static str, message: String },
+    FailedBeforeCommit {
+        reason: &'static str,
+        message: String,
+    },
     /// The provider failed after the commit point: the client got an error event.
     FailedAfterCommit { reason: &'static str },
 }
@@ -106,9 +112,14 @@ pub struct Timing {
     pub last_token: Option<Instant>,
 }
 
+/// The commit point and the time limits of a relay.
 pub struct Commit {
     pub events: u32,
     pub bytes: u64,
+    /// Until the commit: the attempt's time-out.
+    pub first_deadline: Instant,
+    /// The whole request's deadline.
+    pub deadline: Instant,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -132,13 +143,25 @@ pub async fn relay(
     let chunked = c.head.version == Version::Http11;
     loop {
         let t0 = Instant::now();
+        // Before the commit point the attempt's time-out bounds the wait (the caller
+        // may still fall back); after it, the request's deadline.
+        let limit = if committed {
+            commit.deadline
+        } else {
+            commit.first_deadline.min(commit.deadline)
+        };
+        let left = limit.saturating_duration_since(t0);
         let got = if watch_client {
             monoio::select! {
                 r = src.next() => Some(r),
                 _ = c.stream.readable(false) => None,
+                _ = monoio::time::sleep(left) => Some(Err(BodyFail::Timeout)),
             }
         } else {
-            Some(src.next().await)
+            monoio::select! {
+                r = src.next() => Some(r),
+                _ = monoio::time::sleep(left) => Some(Err(BodyFail::Timeout)),
+            }
         };
         timing.upstream_wait += t0.elapsed();
         let piece = match got {
@@ -156,11 +179,35 @@ pub async fn relay(
             Some(Ok(Some(p))) => p,
             Some(Ok(None)) => {
                 let step = conv.finish(&mut pending);
-                return finish(c, cc, conv, client, step, committed, chunked, close, &mut pending, "").await;
+                return finish(
+                    c,
+                    cc,
+                    conv,
+                    client,
+                    step,
+                    committed,
+                    chunked,
+                    close,
+                    &mut pending,
+                    "",
+                )
+                .await;
             }
             Some(Err(e)) => {
                 let step = Step::Error(format!("the provider's stream failed: {}", e.reason()));
-                return finish(c, cc, conv, client, step, committed, chunked, close, &mut pending, e.reason()).await;
+                return finish(
+                    c,
+                    cc,
+                    conv,
+                    client,
+                    step,
+                    committed,
+                    chunked,
+                    close,
+                    &mut pending,
+                    e.reason(),
+                )
+                .await;
             }
         };
         let before = conv.content_events;
@@ -194,19 +241,43 @@ pub async fn relay(
         match step {
             Step::More => {}
             Step::Done => {
-                let end = finish(c, cc, conv, client, Step::Done, committed, chunked, close, &mut pending, "").await;
+                let end = finish(
+                    c,
+                    cc,
+                    conv,
+                    client,
+                    Step::Done,
+                    committed,
+                    chunked,
+                    close,
+                    &mut pending,
+                    "",
+                )
+                .await;
                 if end == RelayEnd::Done {
                     src.drain().await;
                 }
                 return end;
             }
             Step::Error(m) => {
-                return finish(c, cc, conv, client, Step::Error(m), committed, chunked, close, &mut pending, "error_event").await;
+                return finish(
+                    c,
+                    cc,
+                    conv,
+                    client,
+                    Step::Error(m),
+                    committed,
+                    chunked,
+                    close,
+                    &mut pending,
+                    "error_event",
+                )
+                .await;
             }
         }
         if !committed {
-            let ready = conv.events_out >= commit.events.max(1)
-                && pending.len() as u64 >= commit.bytes;
+            let ready =
+                conv.events_out >= commit.events.max(1) && pending.len() as u64 >= commit.bytes;
             if !ready {
                 continue;
             }
@@ -238,11 +309,19 @@ async fn finish(
     let failed = match step {
         Step::Error(message) => {
             if !committed {
-                let reason = if reason.is_empty() { "stream_error" } else { reason };
+                let reason = if reason.is_empty() {
+                    "stream_error"
+                } else {
+                    reason
+                };
                 return RelayEnd::FailedBeforeCommit { reason, message };
             }
             write_stream_error(client, 502, &message, pending);
-            Some(if reason.is_empty() { "stream_error" } else { reason })
+            Some(if reason.is_empty() {
+                "stream_error"
+            } else {
+                reason
+            })
         }
         _ => None,
     };
@@ -272,7 +351,12 @@ async fn finish(
 
 /// The client's response head for a stream. Headers that keep intermediaries (nginx,
 /// CDNs) from buffering the stream are set.
-async fn write_head(c: &mut ClientConn, cc: &CoreConfig, chunked: bool, close: bool) -> std::io::Result<()> {
+async fn write_head(
+    c: &mut ClientConn,
+    cc: &CoreConfig,
+    chunked: bool,
+    close: bool,
+) -> std::io::Result<()> {
     cc.chain.on_response_head(&mut c.ctx, 200);
     let mut headers = vec![
         (
@@ -311,7 +395,8 @@ async fn write_head(c: &mut ClientConn, cc: &CoreConfig, chunked: bool, close: b
 async fn write_chunk(c: &mut ClientConn, chunked: bool, data: &mut Vec<u8>) -> std::io::Result<()> {
     c.out.clear();
     if chunked {
-        c.out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        c.out
+            .extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
         c.out.extend_from_slice(data);
         c.out.extend_from_slice(b"\r\n");
     } else {

@@ -9,7 +9,9 @@ use bytes::{Bytes, BytesMut};
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 use tollgate_filters::llm::{Provider, ProviderKind};
-use tollgate_proto::h1::{ChunkedScanner, HeadLimits, Method, ResponseFraming, ResponseHead, Status};
+use tollgate_proto::h1::{
+    ChunkedScanner, HeadLimits, Method, ResponseFraming, ResponseHead, Status,
+};
 
 use super::api::{Api, Dialect};
 use crate::server::io::{read_some, ReadError};
@@ -206,7 +208,14 @@ async fn read_head(
             Err(_) => return Err((UpFail::BadResponse, true)),
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        match read_some(&mut up.stream, &mut up.buf, grow, left.max(Duration::from_millis(1))).await {
+        match read_some(
+            &mut up.stream,
+            &mut up.buf,
+            grow,
+            left.max(Duration::from_millis(1)),
+        )
+        .await
+        {
             Ok(_) => got = true,
             Err(ReadError::Timeout) => return Err((UpFail::Timeout, got)),
             Err(_) => return Err((UpFail::Closed, got)),

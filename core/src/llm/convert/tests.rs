@@ -32,12 +32,27 @@ fn openai_events() -> Vec<(&'static str, &'static str)> {
 
 fn anthropic_events() -> Vec<(&'static str, &'static str)> {
     vec![
-        ("message_start", r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":7,"output_tokens":1,"cache_read_input_tokens":3,"cache_creation_input_tokens":2}}}"#),
-        ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
+        (
+            "message_start",
+            r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":7,"output_tokens":1,"cache_read_input_tokens":3,"cache_creation_input_tokens":2}}}"#,
+        ),
+        (
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        ),
         ("ping", r#"{"type":"ping"}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi there"}}"#),
-        ("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
-        ("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":4}}"#),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi there"}}"#,
+        ),
+        (
+            "content_block_stop",
+            r#"{"type":"content_block_stop","index":0}"#,
+        ),
+        (
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":4}}"#,
+        ),
         ("message_stop", r#"{"type":"message_stop"}"#),
     ]
 }
@@ -56,7 +71,10 @@ fn openai_pass_through_strips_the_usage_chunk_the_client_did_not_ask_for() {
     assert!(!text.contains("usage"), "{text}");
     assert!(text.contains("Hello") && text.ends_with("data: [DONE]\n\n"));
     let u = c.usage.unwrap();
-    assert_eq!((u.input, u.output, u.cache_read, u.estimated), (9, 1, 4, false));
+    assert_eq!(
+        (u.input, u.output, u.cache_read, u.estimated),
+        (9, 1, 4, false)
+    );
     assert_eq!(c.content_events, 1);
 }
 
@@ -65,7 +83,10 @@ fn openai_pass_through_is_byte_for_byte_when_the_client_asked_for_usage() {
     let mut c = conv(Dialect::OpenAi, Dialect::OpenAi, false, true);
     let mut out = Vec::new();
     feed(&mut c, &openai_events(), &mut out);
-    let expected: String = OPENAI_STREAM.iter().map(|d| format!("data: {d}\n\n")).collect();
+    let expected: String = OPENAI_STREAM
+        .iter()
+        .map(|d| format!("data: {d}\n\n"))
+        .collect();
     assert_eq!(String::from_utf8(out).unwrap(), expected);
 }
 
@@ -77,8 +98,13 @@ fn anthropic_usage_combines_start_and_delta() {
     assert_eq!(steps.last(), Some(&Step::Done));
     let u = c.usage.unwrap();
     // input 7 uncached + 3 read + 2 written.
-    assert_eq!((u.input, u.output, u.cache_read, u.cache_write), (12, 4, 3, 2));
-    assert!(String::from_utf8(out).unwrap().contains("event: message_stop"));
+    assert_eq!(
+        (u.input, u.output, u.cache_read, u.cache_write),
+        (12, 4, 3, 2)
+    );
+    assert!(String::from_utf8(out)
+        .unwrap()
+        .contains("event: message_stop"));
 }
 
 #[test]
@@ -113,8 +139,16 @@ fn openai_provider_to_anthropic_client() {
     let steps = feed(&mut c, &openai_events(), &mut out);
     assert_eq!(steps.last(), Some(&Step::Done));
     let text = String::from_utf8(out).unwrap();
-    for ev in ["message_start", "content_block_delta", "message_delta", "message_stop"] {
-        assert!(text.contains(&format!("event: {ev}\n")), "{ev} missing in {text}");
+    for ev in [
+        "message_start",
+        "content_block_delta",
+        "message_delta",
+        "message_stop",
+    ] {
+        assert!(
+            text.contains(&format!("event: {ev}\n")),
+            "{ev} missing in {text}"
+        );
     }
     assert!(text.contains("\"text\":\"Hello\""));
     let u = c.usage.unwrap();
@@ -127,7 +161,13 @@ fn error_events_are_reported_not_forwarded() {
     let mut out = Vec::new();
     let steps = feed(
         &mut c,
-        &[("", OPENAI_STREAM[0]), ("", r#"{"error":{"message":"overloaded","type":"server_error"}}"#)],
+        &[
+            ("", OPENAI_STREAM[0]),
+            (
+                "",
+                r#"{"error":{"message":"overloaded","type":"server_error"}}"#,
+            ),
+        ],
         &mut out,
     );
     assert_eq!(steps[1], Step::Error("overloaded".into()));
@@ -137,7 +177,13 @@ fn error_events_are_reported_not_forwarded() {
     let ev = anthropic_events();
     let steps = feed(
         &mut c,
-        &[ev[0], ("error", r#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#)],
+        &[
+            ev[0],
+            (
+                "error",
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#,
+            ),
+        ],
         &mut Vec::new(),
     );
     assert_eq!(steps[1], Step::Error("busy".into()));
