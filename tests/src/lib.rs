@@ -9,15 +9,19 @@
 //!   requests (smuggling attempts, pipelining) and response parsing;
 //! - [`Mock`]: a `tollgate-mock` instance on a free port (LLM APIs, faults, recorded
 //!   requests);
+//! - [`llm`]: LLM API requests, SSE events, provider answers in OpenAI's and
+//!   Anthropic's formats for an [`Upstream`] to play (paced with [`Reply::Paced`]), the
+//!   access log and metrics;
 //! - [`python`]: the Python scripts in `tests/py/` (the official LLM SDKs) run from the
 //!   virtualenv that `scripts/install-test-deps.sh` makes.
 
 pub mod client;
 mod gateway;
+pub mod llm;
 mod mock;
 pub mod python;
 mod upstream;
 
 pub use gateway::{bin, free_port, Gateway};
 pub use mock::Mock;
-pub use upstream::{Recorded, Reply, Upstream};
+pub use upstream::{Paced, Recorded, Reply, StreamEnd, StreamOutcome, Upstream};

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A request as the upstream received it.
 #[derive(Debug, Clone)]
@@ -47,6 +47,42 @@ pub enum Reply {
     Close,
     /// 101 Switching Protocols, then echo every byte back until the peer closes.
     UpgradeEcho,
+    /// A chunked body written piece by piece at a pace, watching for the peer leaving
+    /// (an LLM provider's stream); its end is recorded in [`Upstream::stream_ends`].
+    Paced(Paced),
+}
+
+/// A paced chunked answer: the head, then each piece as one chunk after its delay.
+#[derive(Debug, Clone)]
+pub struct Paced {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub pieces: Vec<(Duration, Vec<u8>)>,
+    /// After the last piece: `true` ends the body (0-chunk), `false` closes the
+    /// connection mid-body.
+    pub finish: bool,
+}
+
+/// How a [`Reply::Paced`] answer ended, seen from the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamOutcome {
+    /// Every piece and the 0-chunk were written.
+    Complete,
+    /// The script closed the connection mid-body (`finish: false`).
+    Cut,
+    /// The peer closed (or reset) the connection before the end.
+    PeerGone,
+}
+
+/// One [`Reply::Paced`] answer's end.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamEnd {
+    pub connection: usize,
+    /// Pieces written before the end.
+    pub sent: usize,
+    pub outcome: StreamOutcome,
+    /// When the upstream saw the end (for `PeerGone`, within ~2 ms of the close).
+    pub at: Instant,
 }
 
 type Script = dyn Fn(&Recorded) -> Reply + Send + Sync;
@@ -55,6 +91,7 @@ pub struct Upstream {
     pub addr: SocketAddr,
     connections: Arc<AtomicUsize>,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    streams: Arc<Mutex<Vec<StreamEnd>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -66,16 +103,28 @@ impl Upstream {
         listener.set_nonblocking(true).unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let streams = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let script: Arc<Script> = Arc::new(script);
-        let (c, r, s) = (connections.clone(), requests.clone(), stop.clone());
+        let (c, r, e, s) = (
+            connections.clone(),
+            requests.clone(),
+            streams.clone(),
+            stop.clone(),
+        );
         std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let id = c.fetch_add(1, Ordering::SeqCst);
-                        let (r, script, s) = (r.clone(), script.clone(), s.clone());
-                        std::thread::spawn(move || serve(stream, id, &r, &*script, &s));
+                        let (r, e, script, s) = (r.clone(), e.clone(), script.clone(), s.clone());
+                        std::thread::spawn(move || {
+                            let logs = Logs {
+                                requests: &r,
+                                streams: &e,
+                            };
+                            serve(stream, id, logs, &*script, &s)
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
@@ -85,6 +134,7 @@ impl Upstream {
             addr,
             connections,
             requests,
+            streams,
             stop,
         }
     }
@@ -105,6 +155,17 @@ impl Upstream {
     pub fn request_count(&self) -> usize {
         self.requests.lock().unwrap().len()
     }
+
+    /// The ends of the [`Reply::Paced`] answers so far, in order.
+    pub fn stream_ends(&self) -> Vec<StreamEnd> {
+        self.streams.lock().unwrap().clone()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Logs<'a> {
+    requests: &'a Mutex<Vec<Recorded>>,
+    streams: &'a Mutex<Vec<StreamEnd>>,
 }
 
 impl Drop for Upstream {
@@ -113,13 +174,7 @@ impl Drop for Upstream {
     }
 }
 
-fn serve(
-    mut s: TcpStream,
-    id: usize,
-    log: &Mutex<Vec<Recorded>>,
-    script: &Script,
-    stop: &AtomicBool,
-) {
+fn serve(mut s: TcpStream, id: usize, logs: Logs<'_>, script: &Script, stop: &AtomicBool) {
     let _ = s.set_nodelay(true);
     let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
     let mut buf: Vec<u8> = Vec::new();
@@ -147,15 +202,21 @@ fn serve(
                 Err(_) => return,
             }
         };
-        log.lock().unwrap().push(req.clone());
+        logs.requests.lock().unwrap().push(req.clone());
         let reply = script(&req);
-        if !answer(&mut s, reply, &req, &mut buf) {
+        if !answer(&mut s, reply, &req, &mut buf, logs) {
             return;
         }
     }
 }
 
-fn answer(s: &mut TcpStream, reply: Reply, req: &Recorded, pending: &mut Vec<u8>) -> bool {
+fn answer(
+    s: &mut TcpStream,
+    reply: Reply,
+    req: &Recorded,
+    pending: &mut Vec<u8>,
+    logs: Logs<'_>,
+) -> bool {
     match reply {
         Reply::Full(status, headers, body) => {
             let mut out = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
@@ -182,7 +243,7 @@ fn answer(s: &mut TcpStream, reply: Reply, req: &Recorded, pending: &mut Vec<u8>
         }
         Reply::Delay(d, inner) => {
             std::thread::sleep(d);
-            answer(s, *inner, req, pending)
+            answer(s, *inner, req, pending, logs)
         }
         Reply::Raw(bytes) => {
             let _ = s.write_all(&bytes);
@@ -206,6 +267,70 @@ fn answer(s: &mut TcpStream, reply: Reply, req: &Recorded, pending: &mut Vec<u8>
                     }
                 }
             }
+        }
+        Reply::Paced(p) => {
+            let (outcome, sent) = paced(s, &p);
+            logs.streams.lock().unwrap().push(StreamEnd {
+                connection: req.connection,
+                sent,
+                outcome,
+                at: Instant::now(),
+            });
+            let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+            outcome == StreamOutcome::Complete
+        }
+    }
+}
+
+/// Writes a [`Paced`] answer; returns how it ended and the pieces written.
+fn paced(s: &mut TcpStream, p: &Paced) -> (StreamOutcome, usize) {
+    let mut head = format!("HTTP/1.1 {} X\r\ntransfer-encoding: chunked\r\n", p.status);
+    for (n, v) in &p.headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    if s.write_all(head.as_bytes()).is_err() {
+        return (StreamOutcome::PeerGone, 0);
+    }
+    for (i, (delay, piece)) in p.pieces.iter().enumerate() {
+        if peer_left_within(s, *delay) {
+            return (StreamOutcome::PeerGone, i);
+        }
+        let mut out = format!("{:x}\r\n", piece.len()).into_bytes();
+        out.extend_from_slice(piece);
+        out.extend_from_slice(b"\r\n");
+        if s.write_all(&out).is_err() {
+            return (StreamOutcome::PeerGone, i);
+        }
+    }
+    if !p.finish {
+        return (StreamOutcome::Cut, p.pieces.len());
+    }
+    if s.write_all(b"0\r\n\r\n").is_err() {
+        return (StreamOutcome::PeerGone, p.pieces.len());
+    }
+    (StreamOutcome::Complete, p.pieces.len())
+}
+
+/// Waits `wait`, peeking at the socket every ~2 ms; true as soon as the peer closed or
+/// reset it.
+fn peer_left_within(s: &TcpStream, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    let mut b = [0u8; 1];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let _ = s.set_read_timeout(Some(left.min(Duration::from_millis(2))));
+        match s.peek(&mut b) {
+            Ok(0) => return true,
+            // The peer sent bytes (a pipelined request): it is still there.
+            Ok(_) => std::thread::sleep(left.min(Duration::from_millis(2))),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return true,
         }
     }
 }
