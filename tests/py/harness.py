@@ -16,6 +16,9 @@ Command line (every script takes the same; each uses what it needs):
   --mock NAME=URL    a tollgate-mock instance (repeatable); recorded requests are read
                      from URL/__mock/requests, so start the mocks with --record
   -k SUBSTRING       run only the cases whose name contains it (repeatable)
+  --topology         print the servers the script needs as JSON and exit: the gateway
+                     scripts declare their mocks and models (`Suite(topology=...)`),
+                     and tests/tests/llm_sdk.rs starts and configures exactly those
 """
 
 from __future__ import annotations
@@ -92,13 +95,15 @@ class Mock:
 
 
 class Suite:
-    def __init__(self, description: str):
+    def __init__(self, description: str, topology: dict | None = None):
         self.description = description
+        self.topology = topology or {}
         self.cases: list[tuple[str, Callable[[], None]]] = []
         self.args: argparse.Namespace | None = None
         self.mocks: dict[str, Mock] = {}
 
     def case(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Registers `fn` as a case, run in the order of registration."""
         self.cases.append((fn.__name__, fn))
         return fn
 
@@ -148,6 +153,47 @@ class Suite:
         eq(len(found), 1, f"upstream requests carrying {word!r} (mocks {[n for n, _ in found]})")
         return found[0]
 
+    def access_log_line(self, model: str, wait_s: float = 3.0) -> dict:
+        """The gateway's access log line (JSON) whose `llm.model` is `model`; there must be
+        exactly one."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            lines = []
+            try:
+                with open(self.access_log, encoding="utf-8") as f:
+                    lines = [json.loads(x) for x in f if x.strip()]
+            except FileNotFoundError:
+                pass
+            mine = [x for x in lines if isinstance(x.get("llm"), dict) and x["llm"].get("model") == model]
+            if mine or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        check(mine, f"no access log line with llm.model {model!r} in {self.access_log} "
+                    f"({len(lines)} lines; last: {lines[-1] if lines else None})")
+        eq(len(mine), 1, f"access log lines for model {model!r}")
+        return mine[0]
+
+    def metrics(self) -> list[tuple[str, dict, float]]:
+        """The gateway's Prometheus samples: (name, labels, value)."""
+        with urllib.request.urlopen(self.admin + "/metrics", timeout=5) as r:
+            text = r.read().decode()
+        out = []
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            name_labels, _, value = line.rpartition(" ")
+            name, _, labels = name_labels.partition("{")
+            pairs = {}
+            for part in labels.rstrip("}").split(","):
+                k, sep, v = part.partition("=")
+                if sep:
+                    pairs[k.strip()] = v.strip().strip('"')
+            try:
+                out.append((name, pairs, float(value)))
+            except ValueError:
+                pass
+        return out
+
     # Running --------------------------------------------------------------------------
 
     def main(self) -> None:
@@ -158,7 +204,11 @@ class Suite:
         p.add_argument("--mock", action="append", default=[], metavar="NAME=URL")
         p.add_argument("-k", action="append", default=[], metavar="SUBSTRING")
         p.add_argument("--list", action="store_true", help="print the case names and exit")
+        p.add_argument("--topology", action="store_true", help="print the servers needed (JSON) and exit")
         self.args = p.parse_args()
+        if self.args.topology:
+            print(json.dumps(self.topology))
+            return
         for spec in self.args.mock:
             name, sep, url = spec.partition("=")
             if not sep:
