@@ -191,7 +191,10 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
     let mut last: Option<Failure> = None;
     let mut tries = 0u32;
 
-    for cand in plan.candidates.iter() {
+    let mut next_cand = 0;
+    while next_cand < plan.candidates.len() {
+        let cand = &plan.candidates[next_cand];
+        next_cand += 1;
         if Instant::now() >= deadline || tries >= cfg.max_attempts.max(1) {
             break;
         }
@@ -303,7 +306,11 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
             )
             .await
             {
-                Ok(up) => Attempt::Upstream(up, ci),
+                Ok(up) => {
+                    c.ctx.upstream_addr = Some(up.addr);
+                    c.ctx.upstream_first_byte = Some(t_send.elapsed());
+                    Attempt::Upstream(up, ci)
+                }
                 Err((f, _)) => Attempt::Failed(f),
             }
         };
@@ -325,8 +332,15 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
             }
             Attempt::Mock(a) => {
                 let r = if a.stream {
-                    let mut conv =
-                        new_converter(&req, dialect, pd, false, &dep.upstream_model, &id, created);
+                    let mut conv = new_converter(
+                        &req,
+                        dialect,
+                        pd,
+                        prep.strip_usage,
+                        &dep.upstream_model,
+                        &id,
+                        created,
+                    );
                     let mut src = Source::Mock(mock::MockStream::new(a));
                     let r = relay(
                         c,
@@ -386,6 +400,11 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
                             if let Some((k, _)) = &key {
                                 router.key_failed(dep.provider, *k, Instant::now());
                                 account::key_disabled(cc);
+                            }
+                            // The same deployment again with the provider's next key,
+                            // when it has one left.
+                            if prov.keys() > 1 {
+                                next_cand -= 1;
                             }
                         } else {
                             router.failed(cand.deployment, Instant::now(), cooldown);
@@ -589,7 +608,9 @@ async fn relay(
         RelayEnd::Done => RelayResult::Next(if keep { Next::KeepAlive } else { Next::Close }),
         RelayEnd::ClientGone => {
             outcome.client_gone = true;
-            c.ctx.status = if c.ctx.status == 0 { 499 } else { c.ctx.status };
+            // Logged and counted as 499 (client closed) even when the stream's 200
+            // head had gone out: the answer did not reach its end.
+            c.ctx.status = 499;
             c.ctx.error = Some("client closed during stream");
             RelayResult::Next(Next::Close)
         }
