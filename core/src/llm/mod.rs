@@ -316,6 +316,17 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
         };
 
         let mut outcome = Outcome::new(t_send);
+        let conv = || {
+            new_converter(
+                &req,
+                dialect,
+                pd,
+                prep.strip_usage,
+                &dep.upstream_model,
+                &id,
+                created,
+            )
+        };
         let next = match res {
             Attempt::Failed(f) => {
                 router.end(cand.deployment);
@@ -332,29 +343,8 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
             }
             Attempt::Mock(a) => {
                 let r = if a.stream {
-                    let mut conv = new_converter(
-                        &req,
-                        dialect,
-                        pd,
-                        prep.strip_usage,
-                        &dep.upstream_model,
-                        &id,
-                        created,
-                    );
                     let mut src = Source::Mock(mock::MockStream::new(a));
-                    let r = relay(
-                        c,
-                        cc,
-                        &mut src,
-                        &mut conv,
-                        dialect,
-                        route,
-                        keep,
-                        &mut outcome,
-                    )
-                    .await;
-                    outcome.absorb(&conv);
-                    r
+                    relay(c, cc, &mut src, conv(), dialect, route, keep, &mut outcome).await
                 } else {
                     let wait = a.first;
                     let t = Instant::now();
@@ -437,33 +427,14 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
                         .header("content-type")
                         .is_some_and(|v| v.starts_with(b"text/event-stream"));
                     let r = if req.stream && is_sse {
-                        let mut conv = new_converter(
-                            &req,
-                            dialect,
-                            pd,
-                            prep.strip_usage,
-                            &dep.upstream_model,
-                            &id,
-                            created,
-                        );
                         let mut src = Source::Upstream {
                             up: &mut up,
                             reader,
                             grow,
                             idle,
                         };
-                        let r = relay(
-                            c,
-                            cc,
-                            &mut src,
-                            &mut conv,
-                            dialect,
-                            route,
-                            keep,
-                            &mut outcome,
-                        )
-                        .await;
-                        outcome.absorb(&conv);
+                        let r = relay(c, cc, &mut src, conv(), dialect, route, keep, &mut outcome)
+                            .await;
                         if src.reusable() && matches!(r, RelayResult::Next(_)) {
                             cluster.pool.checkin(up, Instant::now());
                         }
@@ -587,7 +558,7 @@ async fn relay(
     c: &mut ClientConn,
     cc: &CoreConfig,
     src: &mut Source<'_>,
-    conv: &mut Converter,
+    mut conv: Converter,
     client: Dialect,
     route: &RouteLlmConfig,
     keep: bool,
@@ -600,7 +571,8 @@ async fn relay(
         deadline: c.ctx.started + cc.config.llm.deadline,
     };
     let mut timing = Timing::default();
-    let end = stream::relay(c, cc, src, conv, client, &commit, !keep, &mut timing).await;
+    let end = stream::relay(c, cc, src, &mut conv, client, &commit, !keep, &mut timing).await;
+    outcome.absorb(&conv);
     outcome.timing.upstream_wait += timing.upstream_wait;
     outcome.timing.first_token = timing.first_token;
     outcome.timing.last_token = timing.last_token;

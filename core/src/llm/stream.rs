@@ -141,7 +141,9 @@ pub async fn relay(
     let mut committed = false;
     let mut watch_client = true;
     let chunked = c.head.version == Version::Http11;
-    loop {
+    // The loop ends with how the provider's stream ended: a step and, for a failure,
+    // the reason for metrics.
+    let (step, reason) = loop {
         let t0 = Instant::now();
         // Before the commit point the attempt's time-out bounds the wait (the caller
         // may still fall back); after it, the request's deadline.
@@ -177,37 +179,10 @@ pub async fn relay(
                 }
             }
             Some(Ok(Some(p))) => p,
-            Some(Ok(None)) => {
-                let step = conv.finish(&mut pending);
-                return finish(
-                    c,
-                    cc,
-                    conv,
-                    client,
-                    step,
-                    committed,
-                    chunked,
-                    close,
-                    &mut pending,
-                    "",
-                )
-                .await;
-            }
+            Some(Ok(None)) => break (conv.finish(&mut pending), "stream_error"),
             Some(Err(e)) => {
-                let step = Step::Error(format!("the provider's stream failed: {}", e.reason()));
-                return finish(
-                    c,
-                    cc,
-                    conv,
-                    client,
-                    step,
-                    committed,
-                    chunked,
-                    close,
-                    &mut pending,
-                    e.reason(),
-                )
-                .await;
+                let m = format!("the provider's stream failed: {}", e.reason());
+                break (Step::Error(m), e.reason());
             }
         };
         let before = conv.content_events;
@@ -238,42 +213,8 @@ pub async fn relay(
             timing.first_token.get_or_insert(now);
             timing.last_token = Some(now);
         }
-        match step {
-            Step::More => {}
-            Step::Done => {
-                let end = finish(
-                    c,
-                    cc,
-                    conv,
-                    client,
-                    Step::Done,
-                    committed,
-                    chunked,
-                    close,
-                    &mut pending,
-                    "",
-                )
-                .await;
-                if end == RelayEnd::Done {
-                    src.drain().await;
-                }
-                return end;
-            }
-            Step::Error(m) => {
-                return finish(
-                    c,
-                    cc,
-                    conv,
-                    client,
-                    Step::Error(m),
-                    committed,
-                    chunked,
-                    close,
-                    &mut pending,
-                    "error_event",
-                )
-                .await;
-            }
+        if step != Step::More {
+            break (step, "error_event");
         }
         if !committed {
             let ready =
@@ -289,7 +230,23 @@ pub async fn relay(
         if !pending.is_empty() && write_chunk(c, chunked, &mut pending).await.is_err() {
             return RelayEnd::ClientGone;
         }
+    };
+    let end = finish(
+        c,
+        cc,
+        client,
+        step,
+        committed,
+        chunked,
+        close,
+        &mut pending,
+        reason,
+    )
+    .await;
+    if end == RelayEnd::Done {
+        src.drain().await;
     }
+    end
 }
 
 /// Ends the relay after the provider's stream ended (`step` says how).
@@ -297,7 +254,6 @@ pub async fn relay(
 async fn finish(
     c: &mut ClientConn,
     cc: &CoreConfig,
-    conv: &Converter,
     client: Dialect,
     step: Step,
     committed: bool,
@@ -309,23 +265,13 @@ async fn finish(
     let failed = match step {
         Step::Error(message) => {
             if !committed {
-                let reason = if reason.is_empty() {
-                    "stream_error"
-                } else {
-                    reason
-                };
                 return RelayEnd::FailedBeforeCommit { reason, message };
             }
             write_stream_error(client, 502, &message, pending);
-            Some(if reason.is_empty() {
-                "stream_error"
-            } else {
-                reason
-            })
+            Some(reason)
         }
         _ => None,
     };
-    let _ = conv;
     if !committed && write_head(c, cc, chunked, close).await.is_err() {
         return RelayEnd::ClientGone;
     }
