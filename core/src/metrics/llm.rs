@@ -129,10 +129,10 @@ pub fn render(workers: &[Arc<WorkerMetrics>], w: &mut String) {
             ]) {
                 *acc += c.get();
             }
-            for (acc, h) in x
-                .hists
-                .iter_mut()
-                .zip([&m.duration, &m.ttft, &m.tpot, &m.upstream, &m.overhead])
+            for (acc, h) in
+                x.hists
+                    .iter_mut()
+                    .zip([&m.duration, &m.ttft, &m.tpot, &m.upstream, &m.overhead])
             {
                 h.merge_into(&mut acc.0, &mut acc.1);
             }
@@ -142,10 +142,26 @@ pub fn render(workers: &[Arc<WorkerMetrics>], w: &mut String) {
         return;
     }
     let counters: [(&str, &str, usize); 4] = [
-        ("tollgate_llm_requests_total", "LLM requests answered by a deployment.", 0),
-        ("tollgate_llm_errors_total", "LLM requests that ended in an error or a cut stream.", 1),
-        ("tollgate_llm_estimated_usage_total", "LLM requests whose token counts were estimated (no usage from the provider).", 5),
-        ("tollgate_llm_cached_tokens_total", "Prompt tokens read from the provider's cache.", 4),
+        (
+            "tollgate_llm_requests_total",
+            "LLM requests answered by a deployment.",
+            0,
+        ),
+        (
+            "tollgate_llm_errors_total",
+            "LLM requests that ended in an error or a cut stream.",
+            1,
+        ),
+        (
+            "tollgate_llm_estimated_usage_total",
+            "LLM requests whose token counts were estimated (no usage from the provider).",
+            5,
+        ),
+        (
+            "tollgate_llm_cached_tokens_total",
+            "Prompt tokens read from the provider's cache.",
+            4,
+        ),
     ];
     for (name, help, i) in counters {
         let _ = writeln!(w, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -154,22 +170,56 @@ pub fn render(workers: &[Arc<WorkerMetrics>], w: &mut String) {
         }
     }
     let name = "gen_ai_client_token_usage_total";
-    let _ = writeln!(w, "# HELP {name} Tokens used, by type (input, output).\n# TYPE {name} counter");
+    let _ = writeln!(
+        w,
+        "# HELP {name} Tokens used, by type (input, output).\n# TYPE {name} counter"
+    );
     for m in &merged {
-        let _ = writeln!(w, "{name}{{{},gen_ai_token_type=\"input\"}} {}", m.labels, m.counters[2]);
-        let _ = writeln!(w, "{name}{{{},gen_ai_token_type=\"output\"}} {}", m.labels, m.counters[3]);
+        let _ = writeln!(
+            w,
+            "{name}{{{},gen_ai_token_type=\"input\"}} {}",
+            m.labels, m.counters[2]
+        );
+        let _ = writeln!(
+            w,
+            "{name}{{{},gen_ai_token_type=\"output\"}} {}",
+            m.labels, m.counters[3]
+        );
     }
     let name = "tollgate_llm_cost_usd_total";
-    let _ = writeln!(w, "# HELP {name} Cost from the model's price table, in US dollars.\n# TYPE {name} counter");
+    let _ = writeln!(
+        w,
+        "# HELP {name} Cost from the model's price table, in US dollars.\n# TYPE {name} counter"
+    );
     for m in &merged {
-        let _ = writeln!(w, "{name}{{{}}} {:.9}", m.labels, m.counters[6] as f64 / 1e9);
+        let _ = writeln!(
+            w,
+            "{name}{{{}}} {:.9}",
+            m.labels,
+            m.counters[6] as f64 / 1e9
+        );
     }
     let hists: [(&str, &str); 5] = [
-        ("gen_ai_client_operation_duration_seconds", "Time from request head to the end of the answer."),
-        ("gen_ai_server_time_to_first_token_seconds", "Time from request head to the first token sent to the client (streams)."),
-        ("gen_ai_server_time_per_output_token_seconds", "Time between output tokens after the first (streams)."),
-        ("tollgate_llm_upstream_seconds", "Time spent waiting on the provider."),
-        ("tollgate_llm_gateway_overhead_seconds", "Time spent in the gateway: the request's time less the provider wait."),
+        (
+            "gen_ai_client_operation_duration_seconds",
+            "Time from request head to the end of the answer.",
+        ),
+        (
+            "gen_ai_server_time_to_first_token_seconds",
+            "Time from request head to the first token sent to the client (streams).",
+        ),
+        (
+            "gen_ai_server_time_per_output_token_seconds",
+            "Time between output tokens after the first (streams).",
+        ),
+        (
+            "tollgate_llm_upstream_seconds",
+            "Time spent waiting on the provider.",
+        ),
+        (
+            "tollgate_llm_gateway_overhead_seconds",
+            "Time spent in the gateway: the request's time less the provider wait.",
+        ),
     ];
     for (k, (name, help)) in hists.iter().enumerate() {
         let _ = writeln!(w, "# HELP {name} {help}\n# TYPE {name} histogram");
@@ -189,12 +239,18 @@ pub fn render(workers: &[Arc<WorkerMetrics>], w: &mut String) {
     let name = "tollgate_llm_fallbacks_total";
     let _ = writeln!(w, "# HELP {name} Moves to the next deployment, by why the previous attempt failed.\n# TYPE {name} counter");
     for (i, r) in REASONS.iter().enumerate() {
-        let n: u64 = workers.iter().map(|m| m.llm_fallbacks.reasons[i].get()).sum();
+        let n: u64 = workers
+            .iter()
+            .map(|m| m.llm_fallbacks.reasons[i].get())
+            .sum();
         if n > 0 {
             let _ = writeln!(w, "{name}{{reason=\"{r}\"}} {n}");
         }
     }
     let name = "tollgate_llm_keys_disabled_total";
-    let n: u64 = workers.iter().map(|m| m.llm_fallbacks.keys_disabled.get()).sum();
+    let n: u64 = workers
+        .iter()
+        .map(|m| m.llm_fallbacks.keys_disabled.get())
+        .sum();
     let _ = writeln!(w, "# HELP {name} Provider API keys taken out after a 401 or 403.\n# TYPE {name} counter\n{name} {n}");
 }
