@@ -8,6 +8,7 @@
 use bytes::Bytes;
 use tollgate_proto::h1::RequestHead;
 
+use crate::llm::{Dialect, ModelId};
 use crate::route::{Matcher, RouteConfig, Router};
 use crate::{access_log, cors, headers, respond, rewrite, Flow, LocalResponse, RequestCtx};
 
@@ -55,6 +56,30 @@ impl Filter {
         }
     }
 
+    /// LLM routes only: runs on the request body once it is read, before it is scanned
+    /// for the model. A filter may edit the body (redaction) or refuse the request.
+    #[inline]
+    pub fn on_llm_body(
+        &self,
+        _ctx: &mut RequestCtx,
+        _dialect: Dialect,
+        _body: &mut Vec<u8>,
+    ) -> Flow {
+        Flow::Continue
+    }
+
+    /// LLM routes only: runs once the model is known (and before any provider is
+    /// tried): model allow-lists, token and spend admission.
+    #[inline]
+    pub fn on_llm_request(
+        &self,
+        _ctx: &mut RequestCtx,
+        _head: &RequestHead,
+        _req: &LlmRequest<'_>,
+    ) -> Flow {
+        Flow::Continue
+    }
+
     /// Runs once the response status is known (from the upstream or a local response),
     /// before the head is written. Filters add to `ctx.response_edits`.
     #[inline]
@@ -67,6 +92,22 @@ impl Filter {
             | Filter::Respond(_) => {}
         }
     }
+}
+
+/// What the LLM layer knows of a request once it has read the body and resolved the
+/// model: for filters that act on it (model allow-lists, token and spend limits).
+#[derive(Debug, Clone, Copy)]
+pub struct LlmRequest<'a> {
+    /// The client API's format, for error answers.
+    pub dialect: Dialect,
+    /// The model name (or alias) the client sent.
+    pub model: &'a str,
+    /// The model the router resolved it to (splits applied).
+    pub model_id: ModelId,
+    pub stream: bool,
+    /// The request body as it will be sent (after `on_llm_body`), for estimates
+    /// (`max_tokens`, the prompt's length).
+    pub body: &'a [u8],
 }
 
 /// Where a route sends a request once its filters let it through.
@@ -148,6 +189,39 @@ impl Chain {
         for f in &self.router.routes[idx].filters {
             if let Flow::Respond(r) = f.on_request_head(ctx, head) {
                 return Flow::Respond(r);
+            }
+        }
+        Flow::Continue
+    }
+
+    /// LLM routes: the route's filters see the body before it is scanned (see
+    /// [`Filter::on_llm_body`]).
+    pub fn on_llm_body(&self, ctx: &mut RequestCtx, dialect: Dialect, body: &mut Vec<u8>) -> Flow {
+        let Some(r) = ctx.route else {
+            return Flow::Continue;
+        };
+        for f in &self.router.routes[r].filters {
+            if let Flow::Respond(resp) = f.on_llm_body(ctx, dialect, body) {
+                return Flow::Respond(resp);
+            }
+        }
+        Flow::Continue
+    }
+
+    /// LLM routes: the route's filters see the resolved model (see
+    /// [`Filter::on_llm_request`]).
+    pub fn on_llm_request(
+        &self,
+        ctx: &mut RequestCtx,
+        head: &RequestHead,
+        req: &LlmRequest<'_>,
+    ) -> Flow {
+        let Some(r) = ctx.route else {
+            return Flow::Continue;
+        };
+        for f in &self.router.routes[r].filters {
+            if let Flow::Respond(resp) = f.on_llm_request(ctx, head, req) {
+                return Flow::Respond(resp);
             }
         }
         Flow::Continue

@@ -25,6 +25,8 @@ pub mod route;
 #[cfg(test)]
 mod testing;
 
-pub use chain::{no_route, BuildError, Chain, Filter, Route, RouteAction, NO_ROUTE_BODY};
+pub use chain::{
+    no_route, BuildError, Chain, Filter, LlmRequest, Route, RouteAction, NO_ROUTE_BODY,
+};
 pub use ctx::{Flow, LlmCtx, LocalResponse, RequestCtx};
 pub use route::{MatchConfig, RequestTarget, RouteConfig, Router};

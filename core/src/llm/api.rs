@@ -6,8 +6,6 @@
 //! as for a provider's error translated from the other format, so an SDK raises its own
 //! typed exception either way.
 
-use bytes::Bytes;
-use tollgate_filters::LocalResponse;
 use tollgate_proto::llm::{anthropic, openai, translate};
 use tollgate_proto::sse::{write_event, EventOut, LineEnd};
 
@@ -26,12 +24,7 @@ pub enum Api {
     Messages,
 }
 
-/// The wire format of a client or a provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    OpenAi,
-    Anthropic,
-}
+pub use tollgate_filters::llm::{error_body, error_response, Dialect};
 
 impl Api {
     /// The endpoint for a request path (query already removed). Both `/v1/x` and `/x`
@@ -87,43 +80,7 @@ impl Api {
     }
 }
 
-/// An error body in `dialect`'s format.
-pub fn error_body(dialect: Dialect, status: u16, message: &str, code: Option<&str>) -> Vec<u8> {
-    match dialect {
-        Dialect::OpenAi => {
-            let mut e = openai::ErrorResponse::for_status(status, message);
-            if let Some(code) = code {
-                e = e.with_code(code);
-            }
-            serde_json::to_vec(&e)
-        }
-        Dialect::Anthropic => {
-            serde_json::to_vec(&anthropic::ErrorResponse::for_status(status, message))
-        }
-    }
-    .unwrap_or_default()
-}
-
-/// A complete error response in `dialect`'s format.
-pub fn error_response(
-    dialect: Dialect,
-    status: u16,
-    message: &str,
-    code: Option<&str>,
-) -> LocalResponse {
-    LocalResponse {
-        status,
-        headers: vec![json_type()],
-        body: Bytes::from(error_body(dialect, status, message, code)),
-    }
-}
-
-pub fn json_type() -> (Bytes, Bytes) {
-    (
-        Bytes::from_static(b"content-type"),
-        Bytes::from_static(b"application/json"),
-    )
-}
+pub use tollgate_filters::llm::errors::json_type;
 
 /// A provider's error body, re-expressed for a client speaking `client`. The body is
 /// passed through untouched when the formats agree; a body that does not parse as the

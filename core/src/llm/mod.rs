@@ -31,7 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tollgate_filters::llm::{cooldown_from_headers, LlmRouter, ProviderKind, RouteLlmConfig};
-use tollgate_filters::LocalResponse;
+use tollgate_filters::{Flow, LlmRequest, LocalResponse};
 use tollgate_proto::h1::{BodyFraming, Method};
 
 use self::account::Outcome;
@@ -159,6 +159,10 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
         }
     };
     c.ctx.bytes_received += body.len() as u64;
+    let mut body = body;
+    if let Flow::Respond(resp) = cc.chain.on_llm_body(&mut c.ctx, dialect, &mut body) {
+        return local(c, cc, &resp, keep).await;
+    }
     let mut req = match ClientRequest::new(api, body) {
         Ok(r) => r,
         Err(m) => return answer(c, cc, dialect, 400, &m, None, keep).await,
@@ -174,6 +178,16 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
         return answer(c, cc, dialect, 404, &msg, Some("model_not_found"), keep).await;
     };
 
+    let info = LlmRequest {
+        dialect,
+        model: &req.model,
+        model_id: model,
+        stream: req.stream,
+        body: &req.body,
+    };
+    if let Flow::Respond(resp) = cc.chain.on_llm_request(&mut c.ctx, &c.head, &info) {
+        return local(c, cc, &resp, keep).await;
+    }
     let started = c.ctx.started;
     let deadline = started + cfg.deadline;
     let plan = router.plan(model, Instant::now());

@@ -26,6 +26,7 @@
 
 pub mod config;
 mod cooldown;
+pub mod errors;
 pub mod router;
 mod shared;
 mod usage;
@@ -38,6 +39,7 @@ pub use config::{
     RouteLlmConfig, SplitConfig, Strategy,
 };
 pub use cooldown::cooldown_from_headers;
+pub use errors::{error_body, error_response, Dialect};
 pub use router::{
     AllKeysDisabled, Candidate, Deployment, DeploymentId, KeyId, LlmBuildError, LlmRouter, Model,
     ModelId, Plan, Provider, ProviderId,
