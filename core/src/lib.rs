@@ -5,6 +5,8 @@
 //!   reload and shutdown to workers lazily.
 //! - [`server`]: downstream connection drivers (HTTP/1.1), local responses, tunnels.
 //! - [`upstream`]: clusters, per-core connection pools, load balancing, health.
+//! - [`tls`]: TLS termination and origination (rustls), and the plain-or-TLS stream
+//!   that connections hold.
 //! - [`admin`]: the admin listener (`/metrics`, `/healthz`, `/readyz`, reload).
 //! - [`metrics`]: per-worker counters, merged at scrape time.
 //! - [`config`]: the TOML config, its validation and the embedded default.
@@ -20,5 +22,6 @@ pub mod llm;
 pub mod metrics;
 pub mod runtime;
 pub mod server;
+pub mod tls;
 pub mod tune;
 pub mod upstream;

@@ -76,7 +76,8 @@ fn main() -> std::process::ExitCode {
 fn check(path: PathBuf) -> anyhow::Result<std::process::ExitCode> {
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    match config::validate::parse_and_validate_all(&text, &path.display().to_string()) {
+    let base = config::base_dir(&path);
+    match config::validate::parse_and_validate_all_in(&text, &path.display().to_string(), &base) {
         Ok(cfg) => {
             print!(
                 "{}",
@@ -120,7 +121,7 @@ fn run(path: Option<PathBuf>) -> anyhow::Result<std::process::ExitCode> {
     };
     tollgate::tune::check_cpus(&cfg).map_err(|e| anyhow::anyhow!(e))?;
     let admin_addr = cfg.admin.listen.clone();
-    let control = Control::new(cfg, path.clone());
+    let control = Control::new(cfg, path.clone()).map_err(|e| anyhow::anyhow!(e))?;
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
         .context("installing signal handlers")?;
     tollgate::upstream::health::spawn_control_loop(control.clone())?;

@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod llm;
+mod tls;
 pub use llm::{LlmFallbacks, LlmMetrics};
+pub use tls::{TlsFailure, TlsMetrics};
 
 /// A counter written by one thread only (its worker) and read by any.
 #[derive(Debug, Default)]
@@ -120,6 +122,8 @@ pub struct ClusterMetrics {
     pub bad_responses: Counter,
     pub retries: Counter,
     pub ejections: Counter,
+    /// TLS handshakes with an endpoint that failed (verification, protocol, time-out).
+    pub tls_failures: Counter,
     pub in_flight: Gauge,
 }
 
@@ -136,6 +140,7 @@ pub struct WorkerMetrics {
     clusters: Mutex<Vec<Arc<ClusterMetrics>>>,
     llm: Mutex<Vec<Arc<LlmMetrics>>>,
     pub llm_fallbacks: Arc<LlmFallbacks>,
+    pub tls: TlsMetrics,
 }
 
 impl WorkerMetrics {
@@ -314,6 +319,7 @@ pub fn render(workers: &[Arc<WorkerMetrics>], reloads: (u64, u64), uptime: Durat
     }
 
     render_clusters(workers, w);
+    tls::render(workers, w);
     llm::render(workers, w);
 
     let _ = writeln!(
@@ -339,7 +345,7 @@ pub fn render(workers: &[Arc<WorkerMetrics>], reloads: (u64, u64), uptime: Durat
 
 fn render_clusters(workers: &[Arc<WorkerMetrics>], w: &mut String) {
     type Get = fn(&ClusterMetrics) -> u64;
-    let series: [(&str, &str, Get); 7] = [
+    let series: [(&str, &str, Get); 8] = [
         (
             "tollgate_upstream_connects_total",
             "New upstream connections opened.",
@@ -374,6 +380,11 @@ fn render_clusters(workers: &[Arc<WorkerMetrics>], w: &mut String) {
             "tollgate_upstream_ejections_total",
             "Endpoints ejected by passive health.",
             |c| c.ejections.get(),
+        ),
+        (
+            "tollgate_upstream_tls_failures_total",
+            "TLS handshakes with an endpoint that failed (also counted as connect failures).",
+            |c| c.tls_failures.get(),
         ),
     ];
     let names = distinct(workers.iter().flat_map(|m| {

@@ -39,7 +39,8 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Reads, parses and validates a config file.
+/// Reads, parses and validates a config file. Relative file paths in it (TLS
+/// certificates and keys) count from the file's directory.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -48,7 +49,17 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         column: None,
         message: format!("cannot read: {e}"),
     })?;
-    load_str(&text, &origin)
+    validate::parse_and_validate_in(&text, &origin, &base_dir(path))
+}
+
+/// The directory relative paths in the config file at `path` count from (absolute when
+/// the working directory can be known).
+pub fn base_dir(path: &Path) -> std::path::PathBuf {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
 /// Parses and validates config text; `origin` names it in errors.

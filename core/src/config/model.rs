@@ -105,6 +105,84 @@ pub struct Listener {
     /// Connections one worker serves at once; beyond it new ones wait in the backlog.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// TLS termination; without it the listener speaks plain HTTP.
+    #[serde(default)]
+    pub tls: Option<ListenerTls>,
+}
+
+/// TLS on a listener. Certificate, key and CA files are PEM, read when the config is
+/// loaded (and again on every reload); a relative path counts from the config file's
+/// directory.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerTls {
+    /// Certificate chains and their keys. A client gets the one whose subjectAltName DNS
+    /// names hold the name it asked for (SNI: exact, then `*.wildcard`), else the first.
+    pub certificates: Vec<CertificateFiles>,
+    /// Client certificates are asked for and verified against these CAs (mTLS).
+    #[serde(default)]
+    pub client_ca: Option<String>,
+    /// With `client_ca`: whether a client without a certificate is refused.
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// ALPN protocols offered, in preference order; `[]` offers none.
+    #[serde(default = "default_alpn")]
+    pub alpn: Vec<String>,
+    /// Time from accept to the end of the handshake; a client that takes longer (or
+    /// says nothing) is closed.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout: Dur,
+    /// Stateless session tickets (TLS 1.2 and 1.3), with a ticket key shared by every
+    /// core, so that a client resumes on whichever core it lands.
+    #[serde(default = "default_true")]
+    pub session_tickets: bool,
+    /// Sessions kept for resumption by session id (TLS 1.2, and TLS 1.3 without
+    /// tickets), shared by every core; 0 turns the cache off.
+    #[serde(default = "default_session_cache")]
+    pub session_cache: usize,
+    /// The oldest TLS version accepted.
+    #[serde(default)]
+    pub min_version: TlsVersion,
+}
+
+/// One certificate chain (leaf first) and its private key (PKCS#8, PKCS#1 or SEC1).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateFiles {
+    pub cert: String,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// A client without a valid certificate is refused during the handshake.
+    #[default]
+    Required,
+    /// A client may send no certificate; one it sends must be valid.
+    Optional,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+pub enum TlsVersion {
+    #[default]
+    #[serde(rename = "1.2")]
+    Tls12,
+    #[serde(rename = "1.3")]
+    Tls13,
+}
+
+fn default_alpn() -> Vec<String> {
+    vec!["http/1.1".into()]
+}
+fn default_handshake_timeout() -> Dur {
+    Dur::secs(10)
+}
+fn default_true() -> bool {
+    true
+}
+fn default_session_cache() -> usize {
+    10_000
 }
 
 fn default_backlog() -> u32 {
@@ -262,6 +340,32 @@ pub struct Cluster {
     pub health_check: Option<HealthCheck>,
     #[serde(default)]
     pub retry: Retry,
+    /// TLS to the endpoints; without it the cluster speaks plain HTTP.
+    #[serde(default)]
+    pub tls: Option<ClusterTls>,
+}
+
+/// TLS to a cluster's endpoints. Connections are pooled per endpoint, and the name and
+/// protocols below are the same for every connection to an endpoint.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterTls {
+    /// The name sent as SNI and verified against the certificate. Default: each
+    /// endpoint's host (an IP address is verified but not sent, as RFC 6066 says).
+    #[serde(default)]
+    pub sni: Option<String>,
+    /// CA certificates (PEM) trusted instead of the built-in Mozilla roots.
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// Verify the endpoint's certificate; `false` needs `insecure_skip_verify = true`.
+    #[serde(default = "default_true")]
+    pub verify: bool,
+    /// The explicit consent that `verify = false` needs.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    /// ALPN protocols offered; `[]` offers none.
+    #[serde(default = "default_alpn")]
+    pub alpn: Vec<String>,
 }
 
 fn default_connect_timeout() -> Dur {

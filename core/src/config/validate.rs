@@ -15,7 +15,10 @@
 //! Validation is pure: it looks at the text only, never at the host, so `tollgate check`
 //! gives the same answer on a laptop as on the server. Checks that depend on the machine
 //! (that `runtime.cpus` exist and are online, that addresses can be bound, that the access
-//! log file can be opened) belong to start-up in the runtime.
+//! log file can be opened) belong to start-up in the runtime. Two exceptions, because a
+//! reload must refuse them with the line at fault: `env:` API keys must be set (`llm.rs`),
+//! and TLS certificate, key and CA files must be readable and valid (`tls.rs`; relative
+//! paths count from the config file's directory and come back absolute).
 //!
 //! Choices made here, so a reader need not reverse them out of the code:
 //! - `retry.on_status` accepts 5xx and the transient 4xx (408, 425, 429); other 4xx are
@@ -34,17 +37,27 @@ mod server;
 mod syntax;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 pub use locate::KeyPath;
+
+use std::path::Path;
 
 use locate::At;
 
 use super::{Config, ConfigError, Dur};
 
 /// Parses and validates config text; the first problem (in file order) is the error.
-/// `origin` names the text in errors (a file name, or `<embedded>`).
+/// `origin` names the text in errors (a file name, or `<embedded>`). Relative file paths
+/// in it count from the working directory.
 pub fn parse_and_validate(text: &str, origin: &str) -> Result<Config, ConfigError> {
-    parse_and_validate_all(text, origin).map_err(|errors| {
+    parse_and_validate_in(text, origin, Path::new(""))
+}
+
+/// [`parse_and_validate`] for text from a file in the directory `base`, which relative
+/// file paths (TLS certificates and keys) count from.
+pub fn parse_and_validate_in(text: &str, origin: &str, base: &Path) -> Result<Config, ConfigError> {
+    parse_and_validate_all_in(text, origin, base).map_err(|errors| {
         errors.into_iter().next().unwrap_or_else(|| ConfigError {
             origin: origin.to_owned(),
             line: None,
@@ -58,26 +71,37 @@ pub fn parse_and_validate(text: &str, origin: &str) -> Result<Config, ConfigErro
 /// the file (problems without a position first). Never returns an empty `Err`. A syntax
 /// or type error stops parsing, so it is reported alone.
 pub fn parse_and_validate_all(text: &str, origin: &str) -> Result<Config, Vec<ConfigError>> {
+    parse_and_validate_all_in(text, origin, Path::new(""))
+}
+
+/// [`parse_and_validate_all`] with relative file paths counted from `base`.
+pub fn parse_and_validate_all_in(
+    text: &str,
+    origin: &str,
+    base: &Path,
+) -> Result<Config, Vec<ConfigError>> {
     let config: Config = match toml::from_str(text) {
         Ok(config) => config,
         Err(e) => return Err(vec![deserialize_error(text, origin, &e)]),
     };
-    check_and_locate(config, Some(text), origin)
+    check_and_locate(config, Some(text), origin, base)
 }
 
 /// Validates a config built in code rather than parsed; errors carry key paths but no
 /// line numbers.
 pub fn validate(config: Config, origin: &str) -> Result<Config, Vec<ConfigError>> {
-    check_and_locate(config, None, origin)
+    check_and_locate(config, None, origin, Path::new(""))
 }
 
 fn check_and_locate(
     mut config: Config,
     text: Option<&str>,
     origin: &str,
+    base: &Path,
 ) -> Result<Config, Vec<ConfigError>> {
     let mut issues = Issues::default();
     server::check(&mut issues, &mut config);
+    tls::check(&mut issues, &mut config, base);
     clusters::check(&mut issues, &config.clusters);
     routes::check(&mut issues, &mut config.routes, &config.clusters);
     llm::check(&mut issues, &config.llm, &config.clusters, &config.routes);

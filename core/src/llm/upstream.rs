@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use monoio::io::AsyncWriteRentExt;
-use monoio::net::TcpStream;
 use tollgate_filters::llm::{Provider, ProviderKind};
 use tollgate_proto::h1::{
     ChunkedScanner, HeadLimits, Method, ResponseFraming, ResponseHead, Status,
@@ -15,7 +14,7 @@ use tollgate_proto::h1::{
 
 use super::api::{Api, Dialect};
 use crate::server::io::{read_some, ReadError};
-use crate::upstream::{Cluster, UpConn};
+use crate::upstream::{Cluster, ConnectError, UpConn};
 
 /// Why an attempt failed before a response head arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,23 +138,15 @@ pub async fn send(
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
                 let connect = cluster.connect_timeout().min(left);
-                let s = match monoio::time::timeout(connect, TcpStream::connect_addr(pick.addr))
-                    .await
+                let s = match crate::upstream::connect::open(cluster, ep, pick.addr, connect).await
                 {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(_)) => {
-                        cluster.metrics.connect_failures.inc();
-                        cluster.report_failure(ep, Instant::now());
-                        return Err((UpFail::Connect, Some(ep)));
+                    Ok(s) => s,
+                    // A TLS failure is a connect failure here: the next deployment may do.
+                    Err(ConnectError::Failed | ConnectError::Tls) => {
+                        return Err((UpFail::Connect, Some(ep)))
                     }
-                    Err(_) => {
-                        cluster.metrics.connect_failures.inc();
-                        cluster.metrics.timeouts.inc();
-                        cluster.report_failure(ep, Instant::now());
-                        return Err((UpFail::Timeout, Some(ep)));
-                    }
+                    Err(ConnectError::Timeout) => return Err((UpFail::Timeout, Some(ep))),
                 };
-                let _ = s.set_nodelay(true);
                 cluster.metrics.connects.inc();
                 cluster.pool.adopt(s, ep, pick.addr, Instant::now())
             }

@@ -1,8 +1,9 @@
 //! The control plane: the one place where cores meet.
 //!
 //! It holds the current config generation (config plus the cross-core cluster tables:
-//! resolved addresses and endpoint health), the process phase (running, draining) and
-//! the registry of per-worker metrics. Workers read it on their housekeeping tick
+//! resolved addresses and endpoint health, plus the TLS material the config's files
+//! hold), the process phase (running, draining), the TLS resumption state that outlives
+//! generations, and the registry of per-worker metrics. Workers read it on their housekeeping tick
 //! (`runtime.tick`, default 50 ms), never per request: a reload or a health change
 //! reaches every core within one tick.
 #![allow(clippy::disallowed_types)] // control plane: locks are taken on ticks and reloads only
@@ -14,6 +15,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::metrics::WorkerMetrics;
+use crate::tls::{ResumptionStore, TlsSet};
 use crate::upstream::ClusterShared;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub struct Generation {
     pub clusters: Vec<Arc<ClusterShared>>,
     /// Cross-core LLM state: deployment cool-downs and refused API keys.
     pub llm: Arc<tollgate_filters::llm::LlmShared>,
+    /// Certificates, keys and trust read from the config's TLS files (read only).
+    pub tls: TlsSet,
 }
 
 #[derive(Debug)]
@@ -45,18 +49,24 @@ pub struct Control {
     pub started: Instant,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+    /// TLS ticket keys and session caches, per listener, across generations.
+    resumption: ResumptionStore,
 }
 
 impl Control {
-    pub fn new(config: Config, config_path: Option<PathBuf>) -> Arc<Control> {
+    /// The control plane for `config`; fails when its TLS files cannot be used.
+    pub fn new(config: Config, config_path: Option<PathBuf>) -> Result<Arc<Control>, String> {
+        let resumption = ResumptionStore::default();
+        let tls = TlsSet::load(&config, &resumption)?;
         let clusters = ClusterShared::build_all(&config);
         let gen = Generation {
             id: 1,
             llm: Arc::new(tollgate_filters::llm::LlmShared::new(&config.llm)),
             config: Arc::new(config),
             clusters,
+            tls,
         };
-        Arc::new(Control {
+        Ok(Arc::new(Control {
             current: Mutex::new(Arc::new(gen)),
             generation: AtomicU64::new(1),
             phase: AtomicU8::new(0),
@@ -65,7 +75,8 @@ impl Control {
             started: Instant::now(),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
-        })
+            resumption,
+        }))
     }
 
     /// The current generation's number; workers compare it with theirs on each tick.
@@ -81,9 +92,11 @@ impl Control {
         self.generation().config.clone()
     }
 
-    /// Installs a new, already validated config. Cluster tables whose endpoints did not
-    /// change are carried over so health state survives a reload.
-    pub fn install(&self, config: Config) {
+    /// Installs a new, already validated config, reading its TLS files again (a renewed
+    /// certificate is picked up here). Cluster tables whose endpoints did not change are
+    /// carried over so health state survives a reload. Nothing changes on an error.
+    pub fn install(&self, config: Config) -> Result<(), String> {
+        let tls = TlsSet::load(&config, &self.resumption)?;
         let mut cur = lock(&self.current);
         let clusters = ClusterShared::rebuild_all(&config, &cur.clusters);
         let id = cur.id + 1;
@@ -92,9 +105,11 @@ impl Control {
             llm: Arc::new(tollgate_filters::llm::LlmShared::new(&config.llm)),
             config: Arc::new(config),
             clusters,
+            tls,
         });
         self.generation.store(id, Ordering::Release);
         self.reloads_ok.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     pub fn note_failed_reload(&self) {

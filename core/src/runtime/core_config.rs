@@ -1,5 +1,6 @@
 //! One config generation compiled for one core: the filter chain, the clusters (with
-//! their pools and balancer state), the route metrics, the limits. Built by the worker
+//! their pools, balancer state and TLS client configs), the listeners' TLS server
+//! configs, the route metrics, the limits. Built by the worker
 //! itself (so every `Rc`, `Cell` and `Bytes` in it is core-local) when it sees a new
 //! generation on its tick. Requests hold an `Rc` to the one they started on and finish
 //! on it; the next request on a keep-alive connection picks up the new one.
@@ -14,6 +15,7 @@ use tollgate_proto::h1::HeadLimits;
 use crate::config::{Config, Forwarding};
 use crate::metrics::{LlmFallbacks, LlmMetrics, RouteMetrics, WorkerMetrics};
 use crate::runtime::control::Generation;
+use crate::tls::ServerTls;
 use crate::upstream::Cluster;
 
 #[derive(Debug)]
@@ -34,6 +36,8 @@ pub struct CoreConfig {
     /// LLM metrics, indexed like the router's deployments.
     pub llm_metrics: Vec<Arc<LlmMetrics>>,
     pub llm_fallbacks: Arc<LlmFallbacks>,
+    /// Each listener's address and its TLS on this core (`None`: plain).
+    pub listener_tls: Vec<(String, Option<ServerTls>)>,
 }
 
 impl CoreConfig {
@@ -47,21 +51,35 @@ impl CoreConfig {
         let chain = Chain::build(&cfg.routes, !cfg.access_log.path.is_empty(), &|n| {
             names.iter().position(|c| *c == n)
         })?;
-        let clusters = cfg
-            .clusters
-            .iter()
-            .zip(gen.clusters.iter())
-            .enumerate()
-            .map(|(i, (c, shared))| {
-                Cluster::new(
-                    c,
-                    shared.clone(),
-                    metrics.cluster(&c.name),
-                    cfg.limits.buffer_size,
-                    (worker as u64 + 1) * 0x9E37_79B9 + i as u64,
-                )
-            })
-            .collect();
+        let mut clusters = Vec::with_capacity(cfg.clusters.len());
+        for (i, (c, shared)) in cfg.clusters.iter().zip(gen.clusters.iter()).enumerate() {
+            let tls = match gen.tls.clusters.get(i).and_then(Option::as_ref) {
+                Some(t) => Some(
+                    t.for_core(shared.endpoints.iter().map(|e| e.spec.as_str()))
+                        .map_err(|e| anyhow::anyhow!("cluster {:?}: TLS: {e}", c.name))?,
+                ),
+                None => None,
+            };
+            clusters.push(Cluster::new(
+                c,
+                shared.clone(),
+                metrics.cluster(&c.name),
+                cfg.limits.buffer_size,
+                (worker as u64 + 1) * 0x9E37_79B9 + i as u64,
+                tls,
+            ));
+        }
+        let mut listener_tls = Vec::with_capacity(cfg.listeners.len());
+        for (i, l) in cfg.listeners.iter().enumerate() {
+            let tls = match gen.tls.listeners.get(i).and_then(Option::as_ref) {
+                Some(t) => Some(
+                    t.for_core()
+                        .map_err(|e| anyhow::anyhow!("listener {:?}: TLS: {e}", l.name))?,
+                ),
+                None => None,
+            };
+            listener_tls.push((l.listen.clone(), tls));
+        }
         let llm = LlmRouter::build(
             &cfg.llm,
             gen.llm.clone(),
@@ -99,8 +117,18 @@ impl CoreConfig {
             llm,
             llm_metrics,
             llm_fallbacks: metrics.llm_fallbacks.clone(),
+            listener_tls,
             config: cfg.clone(),
         })
+    }
+
+    /// The TLS of the listener bound to `listen`: `None` when this generation has no
+    /// such listener, `Some(None)` when it is plain.
+    pub fn listener_tls(&self, listen: &str) -> Option<Option<&ServerTls>> {
+        self.listener_tls
+            .iter()
+            .find(|(l, _)| l == listen)
+            .map(|(_, t)| t.as_ref())
     }
 
     pub fn keepalive_timeout(&self) -> Duration {

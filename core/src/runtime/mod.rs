@@ -16,7 +16,7 @@ mod worker;
 pub use control::{Control, Phase};
 pub use core_config::CoreConfig;
 pub use driver::Driver;
-pub use worker::{Worker, WorkerHandle};
+pub use worker::{Bound, Worker, WorkerHandle};
 
 use std::sync::Arc;
 
@@ -69,9 +69,10 @@ pub fn start(control: &Arc<Control>) -> anyhow::Result<Vec<WorkerHandle>> {
     Ok(handles)
 }
 
-/// Reloads the config file into a new generation. The file is validated as a whole and
-/// the chain trial-built before anything changes; on any error the old config stays.
-/// Listener and worker changes need a restart (logged when seen).
+/// Reloads the config file into a new generation. The file is validated as a whole (its
+/// TLS files read and checked), the chain trial-built and the TLS files loaded before
+/// anything changes; on any error the old config stays. Listener and worker changes need
+/// a restart (logged when seen; turning TLS on or off on a listener is refused).
 pub fn reload(control: &Control) -> Result<u64, String> {
     let Some(path) = control.config_path.as_ref() else {
         control.note_failed_reload();
@@ -92,11 +93,28 @@ pub fn reload(control: &Control) -> Result<u64, String> {
         return Err(e.to_string());
     }
     let old = control.config();
+    // Each worker's sockets were bound at start, as TLS or plain: that cannot flip.
+    for l in &cfg.listeners {
+        if let Some(o) = old.listeners.iter().find(|o| o.listen == l.listen) {
+            if o.tls.is_some() != l.tls.is_some() {
+                control.note_failed_reload();
+                return Err(format!(
+                    "listener {:?} ({}): turning TLS {} needs a restart",
+                    l.name,
+                    l.listen,
+                    if l.tls.is_some() { "on" } else { "off" }
+                ));
+            }
+        }
+    }
     let old_listeners: Vec<&str> = old.listeners.iter().map(|l| l.listen.as_str()).collect();
     let new_listeners: Vec<&str> = cfg.listeners.iter().map(|l| l.listen.as_str()).collect();
     if old_listeners != new_listeners || old.runtime.workers != cfg.runtime.workers {
         tracing::warn!("listener or worker changes take effect only after a restart");
     }
-    control.install(cfg);
+    if let Err(e) = control.install(cfg) {
+        control.note_failed_reload();
+        return Err(e);
+    }
     Ok(control.generation_id())
 }

@@ -226,15 +226,22 @@ async fn worker_main(
             }
         };
         match monoio::net::TcpListener::from_std(std_l) {
-            Ok(ml) => listeners.push((ml, l.max_connections)),
+            Ok(ml) => listeners.push((
+                ml,
+                l.max_connections,
+                Rc::new(Bound {
+                    listen: l.listen.clone(),
+                    tls: l.tls.is_some(),
+                }),
+            )),
             Err(e) => {
                 let _ = ready.send(Err(format!("listener {}: {e}", l.listen)));
                 return;
             }
         }
     }
-    for (l, max) in listeners {
-        monoio::spawn(accept_loop(l, max, worker.clone()));
+    for (l, max, bound) in listeners {
+        monoio::spawn(accept_loop(l, max, bound, worker.clone()));
     }
     let _ = ready.send(Ok(()));
     drop(ready);
@@ -251,9 +258,19 @@ async fn worker_main(
     tracing::info!(worker = id, "worker drained");
 }
 
+/// What a listening socket was bound as at start (fixed until a restart).
+#[derive(Debug)]
+pub struct Bound {
+    /// The listener's `listen` address, which finds its TLS in each generation.
+    pub listen: String,
+    /// It takes TLS (the TLS handshake runs before HTTP).
+    pub tls: bool,
+}
+
 async fn accept_loop(
     listener: monoio::net::TcpListener,
     max_connections: usize,
+    bound: Rc<Bound>,
     worker: Rc<Worker>,
 ) {
     loop {
@@ -282,6 +299,7 @@ async fn accept_loop(
                 monoio::spawn(crate::server::serve_connection(
                     stream,
                     peer,
+                    bound.clone(),
                     worker.clone(),
                 ));
             }

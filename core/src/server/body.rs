@@ -1,4 +1,4 @@
-//! Streaming body copies between two sockets. Bytes are read once into the source's
+//! Streaming body copies between two connections (plain or TLS). Bytes are read once into the source's
 //! pooled buffer and the same bytes (a split-off slice of that buffer) are written on:
 //! no copy, no whole-body buffering. Chunked bodies keep their framing (pass-through,
 //! validated by the scanner as they go) unless the receiver cannot take it.
@@ -6,10 +6,10 @@
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use monoio::net::TcpStream;
 use tollgate_proto::h1::{ChunkedScanner, H1Error};
 
 use super::io::{read_some, write_buf, ReadError};
+use crate::tls::Stream;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CopyError {
@@ -36,7 +36,7 @@ impl From<ReadError> for CopyError {
 
 /// A body's source: a socket and the buffer that may already hold the body's start.
 pub struct Src<'a> {
-    pub stream: &'a mut TcpStream,
+    pub stream: &'a mut Stream,
     pub buf: &'a mut BytesMut,
     pub grow: usize,
     pub idle: Duration,
@@ -52,7 +52,7 @@ impl Src<'_> {
 }
 
 /// Forwards exactly `n` bytes. Returns the bytes copied.
-pub async fn copy_length(src: &mut Src<'_>, dst: &mut TcpStream, n: u64) -> Result<u64, CopyError> {
+pub async fn copy_length(src: &mut Src<'_>, dst: &mut Stream, n: u64) -> Result<u64, CopyError> {
     let mut left = n;
     while left > 0 {
         src.fill().await?;
@@ -72,7 +72,7 @@ pub async fn copy_length(src: &mut Src<'_>, dst: &mut TcpStream, n: u64) -> Resu
 /// far more than `max` upstream. Returns the bytes copied (framing included).
 pub async fn copy_chunked(
     src: &mut Src<'_>,
-    dst: &mut TcpStream,
+    dst: &mut Stream,
     scanner: &mut ChunkedScanner,
     max: u64,
 ) -> Result<u64, CopyError> {
@@ -129,7 +129,7 @@ pub fn wire_limit(max: u64) -> u64 {
 /// close-delimited body instead). Returns the data bytes copied.
 pub async fn copy_dechunked(
     src: &mut Src<'_>,
-    dst: &mut TcpStream,
+    dst: &mut Stream,
     scanner: &mut ChunkedScanner,
 ) -> Result<u64, CopyError> {
     let mut total = 0u64;
@@ -152,7 +152,7 @@ pub async fn copy_dechunked(
 }
 
 /// Forwards until the source closes (a response without length framing).
-pub async fn copy_until_close(src: &mut Src<'_>, dst: &mut TcpStream) -> Result<u64, CopyError> {
+pub async fn copy_until_close(src: &mut Src<'_>, dst: &mut Stream) -> Result<u64, CopyError> {
     let mut total = 0u64;
     loop {
         if src.buf.is_empty() {

@@ -4,12 +4,14 @@
 use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
-use monoio::net::TcpStream;
 use tollgate_filters::RequestCtx;
 use tollgate_proto::h1::{RequestHead, ResponseHead};
 
+use crate::tls::Stream;
+
 pub struct ClientConn {
-    pub stream: TcpStream,
+    /// Plain TCP, or TLS after its handshake.
+    pub stream: Stream,
     pub peer: SocketAddr,
     /// The peer's IP as text, formatted once for X-Forwarded-For.
     pub peer_ip: String,
@@ -25,7 +27,9 @@ pub struct ClientConn {
 }
 
 impl ClientConn {
-    pub fn new(stream: TcpStream, peer: SocketAddr, buf: BytesMut) -> ClientConn {
+    pub fn new(stream: Stream, peer: SocketAddr, buf: BytesMut) -> ClientConn {
+        // `ctx.tls` gives X-Forwarded-Proto https and the access log's scheme.
+        let tls = stream.is_tls();
         ClientConn {
             stream,
             peer,
@@ -33,7 +37,7 @@ impl ClientConn {
             buf,
             head: RequestHead::default(),
             resp: ResponseHead::default(),
-            ctx: RequestCtx::new(peer, false),
+            ctx: RequestCtx::new(peer, tls),
             out: Vec::with_capacity(1024),
             up_out: Vec::with_capacity(1024),
             served: 0,

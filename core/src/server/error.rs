@@ -31,6 +31,9 @@ pub enum ProxyError {
     PoolExhausted,
     ConnectFailed,
     ConnectTimeout,
+    /// The TLS handshake with the upstream failed (its certificate did not verify, no
+    /// common protocol, ...).
+    UpstreamTls,
     /// Writing the request upstream failed.
     UpstreamWrite,
     /// The upstream closed or reset before a complete response head.
@@ -61,7 +64,8 @@ impl ProxyError {
             // RFC 9110 §15.6.4: we cannot serve it now; another time may work.
             NoUpstream | PoolExhausted => 503,
             // RFC 9110 §15.6.3: the upstream failed us.
-            ConnectFailed | UpstreamWrite | UpstreamClosed | BadResponse(_) => 502,
+            // A certificate that does not verify is the upstream failing us too.
+            ConnectFailed | UpstreamTls | UpstreamWrite | UpstreamClosed | BadResponse(_) => 502,
             RetryableStatus(s) => s,
             // RFC 9110 §15.6.5: the upstream did not answer in time.
             ConnectTimeout | FirstByteTimeout => 504,
@@ -74,8 +78,8 @@ impl ProxyError {
             BadRequest(_) | HeaderTimeout | BodyTimeout | BodyTooLarge | ClientClosed
             | MethodNotAllowed => ErrorSource::Client,
             NoUpstream | PoolExhausted => ErrorSource::Gateway,
-            ConnectFailed | ConnectTimeout | UpstreamWrite | UpstreamClosed | FirstByteTimeout
-            | BadResponse(_) | RetryableStatus(_) => ErrorSource::Upstream,
+            ConnectFailed | ConnectTimeout | UpstreamTls | UpstreamWrite | UpstreamClosed
+            | FirstByteTimeout | BadResponse(_) | RetryableStatus(_) => ErrorSource::Upstream,
         }
     }
 
@@ -93,6 +97,7 @@ impl ProxyError {
             PoolExhausted => "upstream connection limit reached",
             ConnectFailed => "upstream connect failed",
             ConnectTimeout => "upstream connect timed out",
+            UpstreamTls => "upstream TLS handshake failed",
             UpstreamWrite => "upstream write failed",
             UpstreamClosed => "upstream closed before responding",
             FirstByteTimeout => "upstream response timed out",
@@ -133,6 +138,7 @@ mod tests {
             (ProxyError::BodyTooLarge, 413, ErrorSource::Client),
             (ProxyError::NoUpstream, 503, ErrorSource::Gateway),
             (ProxyError::ConnectFailed, 502, ErrorSource::Upstream),
+            (ProxyError::UpstreamTls, 502, ErrorSource::Upstream),
             (ProxyError::FirstByteTimeout, 504, ErrorSource::Upstream),
             (
                 ProxyError::BadResponse(H1Error::InvalidContentLength),

@@ -17,20 +17,52 @@ use super::io::{linger_close, read_more, read_some, ReadError};
 use super::local::{write_error, write_local};
 use super::proxy::{self, Next};
 use super::tunnel;
-use crate::runtime::{CoreConfig, Worker};
+use crate::runtime::{Bound, CoreConfig, Worker};
+use crate::tls::Stream;
 
-/// Serves one client connection until it closes, times out or the worker drains.
+/// Serves one client connection until it closes, times out or the worker drains: the
+/// TLS handshake first on a TLS listener, then the same HTTP/1.1 loop either way.
 /// The accept loop has already counted it in `worker.active`; this releases the count.
-pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, worker: Rc<Worker>) {
+pub async fn serve_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    bound: Rc<Bound>,
+    worker: Rc<Worker>,
+) {
     worker.metrics.connections_active.inc();
-    let _ = stream.set_nodelay(true);
-    let c = ClientConn::new(stream, peer, worker.take_buffer());
-    if let Some(buf) = run(c, &worker).await {
-        worker.give_buffer(buf);
+    let _ = tcp.set_nodelay(true);
+    if let Some(stream) = open(tcp, peer, &bound, &worker).await {
+        let c = ClientConn::new(stream, peer, worker.take_buffer());
+        if let Some(buf) = run(c, &worker).await {
+            worker.give_buffer(buf);
+        }
     }
     worker.active.set(worker.active.get() - 1);
     worker.metrics.connections_active.dec();
     worker.slot_notify.notify_all();
+}
+
+/// The connection's stream: the socket itself, or TLS once the handshake succeeded
+/// (with the listener's certificates as of now: a reload reaches the next handshake).
+/// `None` closes the connection: a failed handshake, or drain began during it.
+async fn open(tcp: TcpStream, peer: SocketAddr, bound: &Bound, w: &Worker) -> Option<Stream> {
+    if !bound.tls {
+        return Some(Stream::Plain(tcp));
+    }
+    if w.draining.get() {
+        return None;
+    }
+    let cc = w.current();
+    let Some(Some(tls)) = cc.listener_tls(&bound.listen) else {
+        // Reload refuses turning TLS off on a listener; one removed from the config
+        // keeps its socket until a restart, and gets no TLS to speak.
+        tracing::debug!(%peer, listen = %bound.listen, "no TLS for this listener in the current config; closing");
+        return None;
+    };
+    monoio::select! {
+        s = crate::tls::server::accept(tls, tcp, peer, &w.metrics.tls) => s,
+        _ = w.drain_notify.notified() => None,
+    }
 }
 
 enum HeadOutcome {

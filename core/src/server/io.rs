@@ -1,6 +1,7 @@
 //! Small I/O helpers over monoio's ownership-passing API: reads append into a `BytesMut`
 //! (grown, or compacted in place when its slices have been released), writes hand a
-//! buffer to the kernel and get it back.
+//! buffer to the stream and get it back. Generic over the stream, so plain TCP and TLS
+//! (`crate::tls::Stream`) go through the same code.
 
 use std::io;
 use std::time::Duration;
@@ -8,14 +9,13 @@ use std::time::Duration;
 use bytes::BytesMut;
 use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
 
 /// Keep at least this much free space before a read.
 const MIN_READ: usize = 2048;
 
 /// Reads once, appending to `buf`. `Ok(0)` is end of stream.
-pub async fn read_more(
-    stream: &mut TcpStream,
+pub async fn read_more<S: AsyncReadRent>(
+    stream: &mut S,
     buf: &mut BytesMut,
     grow: usize,
 ) -> io::Result<usize> {
@@ -41,8 +41,8 @@ pub enum ReadError {
 
 /// `read_more` with a time-out and end of stream as an error. After a time-out `buf`
 /// is lost (left empty): callers close the connection then.
-pub async fn read_some(
-    stream: &mut TcpStream,
+pub async fn read_some<S: AsyncReadRent>(
+    stream: &mut S,
     buf: &mut BytesMut,
     grow: usize,
     timeout: Duration,
@@ -56,7 +56,7 @@ pub async fn read_some(
 }
 
 /// Writes all of `out` and clears it, keeping its capacity.
-pub async fn write_vec(stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+pub async fn write_vec<S: AsyncWriteRent>(stream: &mut S, out: &mut Vec<u8>) -> io::Result<()> {
     let v = std::mem::take(out);
     let (res, mut v) = stream.write_all(v).await;
     v.clear();
@@ -65,7 +65,7 @@ pub async fn write_vec(stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<
 }
 
 /// Writes all of an owned buffer (a `Bytes` or `BytesMut` slice of a read buffer).
-pub async fn write_buf<B: IoBuf>(stream: &mut TcpStream, buf: B) -> io::Result<()> {
+pub async fn write_buf<S: AsyncWriteRent, B: IoBuf>(stream: &mut S, buf: B) -> io::Result<()> {
     let (res, _) = stream.write_all(buf).await;
     res.map(|_| ())
 }
@@ -74,8 +74,8 @@ pub async fn write_buf<B: IoBuf>(stream: &mut TcpStream, buf: B) -> io::Result<(
 /// with unread bytes sends RST, and an RST can destroy the error response still in
 /// flight to the client. So: shut down our side, then read and discard until the client
 /// closes, it stays quiet for 500 ms, 2 s pass, or 1 MiB was discarded (nginx calls
-/// this a lingering close).
-pub async fn linger_close(mut stream: TcpStream) {
+/// this a lingering close). Over TLS the shutdown sends close_notify first.
+pub async fn linger_close<S: AsyncReadRent + AsyncWriteRent>(mut stream: S) {
     if stream.shutdown().await.is_err() {
         return;
     }

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use monoio::io::AsyncWriteRentExt;
-use monoio::net::TcpStream;
 use tollgate_proto::h1::{
     write_request_head, write_response_head, BodyFraming, ChunkedScanner, RequestForwarding,
     ResponseForwarding, ResponseFraming, Status, Version,
@@ -29,7 +28,8 @@ use super::error::ProxyError;
 use super::io::{read_some, write_vec, ReadError};
 use super::local::write_error;
 use crate::runtime::{CoreConfig, Worker};
-use crate::upstream::{Cluster, UpConn};
+use crate::tls::Stream;
+use crate::upstream::{Cluster, ConnectError, UpConn};
 
 /// What the connection loop does after a request.
 pub enum Next {
@@ -230,35 +230,22 @@ async fn attempt(
     }
 }
 
+/// A new connection to endpoint `ep` (TCP, and TLS when the cluster has it). Nothing
+/// was sent, so every failure here is safe to retry.
 async fn connect(
     cluster: &Cluster,
     addr: std::net::SocketAddr,
     ep: usize,
-) -> Result<TcpStream, Failed> {
-    match monoio::time::timeout(cluster.connect_timeout(), TcpStream::connect_addr(addr)).await {
-        Ok(Ok(s)) => {
-            let _ = s.set_nodelay(true);
-            Ok(s)
-        }
-        Ok(Err(e)) => {
-            cluster.metrics.connect_failures.inc();
-            cluster.report_failure(ep, Instant::now());
-            tracing::debug!(cluster = %cluster.name, %addr, error = %e, "upstream connect failed");
-            Err(Failed::new(
-                ProxyError::ConnectFailed,
-                Retry::Safe,
-                Some(ep),
-            ))
-        }
-        Err(_) => {
-            cluster.metrics.connect_failures.inc();
-            cluster.metrics.timeouts.inc();
-            cluster.report_failure(ep, Instant::now());
-            Err(Failed::new(
-                ProxyError::ConnectTimeout,
-                Retry::Safe,
-                Some(ep),
-            ))
+) -> Result<Stream, Failed> {
+    match crate::upstream::connect::open(cluster, ep, addr, cluster.connect_timeout()).await {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            let err = match e {
+                ConnectError::Failed => ProxyError::ConnectFailed,
+                ConnectError::Timeout => ProxyError::ConnectTimeout,
+                ConnectError::Tls => ProxyError::UpstreamTls,
+            };
+            Err(Failed::new(err, Retry::Safe, Some(ep)))
         }
     }
 }

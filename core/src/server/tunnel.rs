@@ -6,15 +6,16 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt, Splitable};
-use monoio::net::TcpStream;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 
 use super::io::write_buf;
+use crate::tls::Stream;
 
+/// Either side may be TLS: each splits into a read and a write half over one session.
 pub async fn run(
-    mut client: TcpStream,
+    mut client: Stream,
     client_buf: BytesMut,
-    mut upstream: TcpStream,
+    mut upstream: Stream,
     up_buf: BytesMut,
     idle: Duration,
 ) {

@@ -51,6 +51,8 @@ pub struct Cluster {
     budget_window_start: Cell<Instant>,
     budget_requests: Cell<u32>,
     budget_retries: Cell<u32>,
+    /// TLS to the endpoints, this core's copy; `None`: plain.
+    pub tls: Option<crate::tls::UpstreamTls>,
 }
 
 impl Cluster {
@@ -60,6 +62,7 @@ impl Cluster {
         metrics: Arc<ClusterMetrics>,
         buffer_size: usize,
         seed: u64,
+        tls: Option<crate::tls::UpstreamTls>,
     ) -> Cluster {
         let weights: Vec<u32> = shared.endpoints.iter().map(|e| e.weight).collect();
         let eps = shared
@@ -101,6 +104,7 @@ impl Cluster {
             budget_window_start: Cell::new(Instant::now()),
             budget_requests: Cell::new(0),
             budget_retries: Cell::new(0),
+            tls,
         }
     }
 

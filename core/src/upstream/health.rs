@@ -1,6 +1,7 @@
 //! The control thread's upstream duties: re-resolving DNS names and active health
-//! checks. Both run off the workers (blocking calls are fine here) and publish into the
-//! shared cluster tables, which workers read on their tick.
+//! checks (over TLS for a cluster with TLS, verified as requests are). Both run off the
+//! workers (blocking calls are fine here) and publish into the shared cluster tables,
+//! which workers read on their tick.
 #![allow(clippy::disallowed_types)]
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::HealthCheck;
 use crate::runtime::Control;
+use crate::tls::ClusterTls;
 
 #[derive(Default)]
 struct CheckState {
@@ -29,7 +31,8 @@ pub fn spawn_control_loop(control: Arc<Control>) -> std::io::Result<()> {
         loop {
             let gen = control.generation();
             let now = Instant::now();
-            for (cfg, shared) in gen.config.clusters.iter().zip(gen.clusters.iter()) {
+            for (i, (cfg, shared)) in gen.config.clusters.iter().zip(gen.clusters.iter()).enumerate() {
+                let tls = gen.tls.clusters.get(i).and_then(Option::as_ref);
                 let due = next_dns.entry(cfg.name.clone()).or_insert(now + cfg.dns_refresh.get());
                 if now >= *due {
                     *due = now + cfg.dns_refresh.get();
@@ -47,7 +50,7 @@ pub fn spawn_control_loop(control: Arc<Control>) -> std::io::Result<()> {
                     }
                     st.next = Some(now + hc.interval.get());
                     let addrs = ep.addrs();
-                    let ok = addrs.first().is_some_and(|a| check_once(*a, &ep.spec, hc));
+                    let ok = addrs.first().is_some_and(|a| check_once(*a, &ep.spec, hc, tls.map(|t| &**t)));
                     if ok {
                         st.successes += 1;
                         st.failures = 0;
@@ -71,18 +74,35 @@ pub fn spawn_control_loop(control: Arc<Control>) -> std::io::Result<()> {
 
 /// One blocking `GET path` with the check's time-out; healthy when the status is in the
 /// expected range.
-fn check_once(addr: std::net::SocketAddr, host: &str, hc: &HealthCheck) -> bool {
+fn check_once(
+    addr: std::net::SocketAddr,
+    spec: &str,
+    hc: &HealthCheck,
+    tls: Option<&ClusterTls>,
+) -> bool {
     let t = hc.timeout.get();
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, t) else {
+    let Ok(s) = TcpStream::connect_timeout(&addr, t) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(t));
     let _ = s.set_write_timeout(Some(t));
-    let host = hc.host.as_deref().unwrap_or(host);
+    let host = hc.host.as_deref().unwrap_or(spec);
     let req = format!(
         "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: tollgate-health\r\nConnection: close\r\n\r\n",
         hc.path
     );
+    match tls {
+        None => exchange(s, &req, hc),
+        // The handshake runs within the socket's time-outs, on the first write.
+        Some(tls) => match tls.blocking_session(spec) {
+            Ok(session) => exchange(rustls::StreamOwned::new(session, s), &req, hc),
+            Err(_) => false,
+        },
+    }
+}
+
+/// Sends the check request and reads the status line.
+fn exchange<S: Read + Write>(mut s: S, req: &str, hc: &HealthCheck) -> bool {
     if s.write_all(req.as_bytes()).is_err() {
         return false;
     }

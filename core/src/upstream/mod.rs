@@ -11,12 +11,14 @@
 
 mod balance;
 mod cluster;
+pub mod connect;
 pub mod health;
 mod pool;
 mod shared;
 
 pub use balance::HashKey;
 pub use cluster::{Cluster, Pick};
+pub use connect::ConnectError;
 pub use pool::{Pool, UpConn};
 pub use shared::{ClusterShared, EndpointShared};
 

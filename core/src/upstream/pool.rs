@@ -1,6 +1,11 @@
 //! Per-core keep-alive pool of upstream connections, one LIFO stack per endpoint (the
 //! most recently used connection is the warmest and the least likely to have been
 //! closed by the upstream's idle timer).
+//!
+//! A connection is plain or TLS ([`Stream`]). TLS connections need no key of their own
+//! beyond the endpoint: the name sent as SNI and the ALPN offer are the same for every
+//! connection to an endpoint within a generation (the cluster's `tls.sni` or the
+//! endpoint's host, and `tls.alpn`), and a reload builds new pools.
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -8,13 +13,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use monoio::net::TcpStream;
+
+use crate::tls::Stream;
 
 /// An upstream connection with its own read buffer. Dropping it closes the socket and
 /// frees its slot in the endpoint's connection count.
 #[derive(Debug)]
 pub struct UpConn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     pub buf: BytesMut,
     pub endpoint: usize,
     pub addr: SocketAddr,
@@ -27,7 +33,7 @@ pub struct UpConn {
 impl UpConn {
     /// The socket and its buffer, for a tunnel. The tunnel is no longer a pooled
     /// connection, so its slot in the endpoint's count is released here.
-    pub fn into_parts(self) -> (TcpStream, BytesMut) {
+    pub fn into_parts(self) -> (Stream, BytesMut) {
         (self.stream, self.buf)
     }
 }
@@ -91,13 +97,7 @@ impl Pool {
     }
 
     /// Wraps a freshly connected stream, counting it against the endpoint's limit.
-    pub fn adopt(
-        &self,
-        stream: TcpStream,
-        endpoint: usize,
-        addr: SocketAddr,
-        now: Instant,
-    ) -> UpConn {
+    pub fn adopt(&self, stream: Stream, endpoint: usize, addr: SocketAddr, now: Instant) -> UpConn {
         let open = self.open[endpoint].clone();
         open.set(open.get() + 1);
         UpConn {
