@@ -109,7 +109,9 @@ pub fn get(addr: &str, path: &str) -> Response {
     exchange(addr, req.as_bytes()).expect("a response")
 }
 
-fn parse_response(buf: &[u8], method: &str) -> Option<(Response, usize)> {
+/// Parses one complete response to a request with `method` at the start of `buf`: the
+/// response and the bytes it took, or `None` while it is incomplete.
+pub fn parse_response(buf: &[u8], method: &str) -> Option<(Response, usize)> {
     let mut headers = [httparse::EMPTY_HEADER; 128];
     let mut r = httparse::Response::new(&mut headers);
     let head_len = match r.parse(buf) {

@@ -13,13 +13,16 @@
 //!   Anthropic's formats for an [`Upstream`] to play (paced with [`Reply::Paced`]), the
 //!   access log and metrics;
 //! - [`python`]: the Python scripts in `tests/py/` (the official LLM SDKs) run from the
-//!   virtualenv that `scripts/install-test-deps.sh` makes.
+//!   virtualenv that `scripts/install-test-deps.sh` makes;
+//! - [`tls`]: certificates made in the test (a CA and the leaves it signs) and a blocking
+//!   rustls client that shows the certificate it was served.
 
 pub mod client;
 mod gateway;
 pub mod llm;
 mod mock;
 pub mod python;
+pub mod tls;
 mod upstream;
 
 pub use gateway::{bin, free_port, Gateway};

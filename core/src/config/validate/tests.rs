@@ -722,3 +722,143 @@ fn validated_llm_configs_build_the_router() {
         }
     }
 }
+
+/// A certificate and key for `names` written to a scratch directory: their paths.
+fn tls_files(tag: &str, names: &[&str]) -> (String, String) {
+    let dir = std::env::temp_dir().join(format!("tollgate-validate-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c =
+        rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    let (cert, key) = (
+        dir.join(format!("{tag}.crt")),
+        dir.join(format!("{tag}.key")),
+    );
+    std::fs::write(&cert, c.cert.pem()).unwrap();
+    std::fs::write(&key, c.key_pair.serialize_pem()).unwrap();
+    (cert.display().to_string(), key.display().to_string())
+}
+
+#[test]
+fn tls_sections() {
+    let (cert, key) = tls_files("a", &["a.test"]);
+    let (_, other_key) = tls_files("b", &["b.test"]);
+    let (no_san_cert, no_san_key) = tls_files("none", &[]);
+    let listener =
+        |tls: &str| format!("[[listeners]]\nlisten = \"127.0.0.1:8443\"\n[listeners.tls]\n{tls}\n");
+    let pair = |c: &str, k: &str| format!("{{ cert = \"{c}\", key = \"{k}\" }}");
+    let ok = listener(&format!("certificates = [{}]", pair(&cert, &key)));
+    assert!(errors_of(&ok).is_empty(), "{:?}", errors_of(&ok));
+    let cluster = |tls: &str| {
+        format!(
+            "[[clusters]]\nname = \"a\"\nendpoints = [\"api.test:443\"]\n[clusters.tls]\n{tls}\n"
+        )
+    };
+    assert!(errors_of(&cluster("")).is_empty());
+    assert!(errors_of(&cluster("verify = false\ninsecure_skip_verify = true")).is_empty());
+    let cases: Vec<(String, &str, Option<usize>)> = vec![
+        (listener("certificates = []"), "tls needs at least one certificate", Some(4)),
+        (
+            listener(&format!("certificates = [{}]", pair(&cert, &other_key))),
+            "the key cannot sign for this certificate",
+            Some(4),
+        ),
+        (
+            listener(&format!("certificates = [{}]", pair("/nonexistent/x.crt", &key))),
+            "listeners[0].tls.certificates[0].cert: listener \"listener-1\": cannot read /nonexistent/x.crt",
+            Some(4),
+        ),
+        (
+            listener(&format!(
+                "certificates = [{}, {}]",
+                pair(&cert, &key),
+                pair(&no_san_cert, &no_san_key)
+            )),
+            "has no DNS names in its subjectAltName",
+            Some(4),
+        ),
+        (
+            listener(&format!("certificates = [{}]\nalpn = [\"h2\", \"http/1.1\"]", pair(&cert, &key))),
+            "HTTP/2 to clients is not implemented yet",
+            Some(5),
+        ),
+        (
+            listener(&format!("certificates = [{}]\nalpn = [\"spdy/3\"]", pair(&cert, &key))),
+            "is not a protocol Tollgate speaks",
+            Some(5),
+        ),
+        (
+            listener(&format!("certificates = [{}]\nclient_ca = \"/nonexistent/ca.pem\"", pair(&cert, &key))),
+            "client_ca: listener \"listener-1\": cannot read",
+            Some(5),
+        ),
+        (
+            listener(&format!("certificates = [{}]\nhandshake_timeout = \"0s\"", pair(&cert, &key))),
+            "must be longer than 0",
+            Some(5),
+        ),
+        (
+            listener(&format!("certificates = [{}]\nmin_version = \"1.1\"", pair(&cert, &key))),
+            "unknown variant `1.1`",
+            Some(5),
+        ),
+        (
+            listener(&format!("certificates = [{}]\nclient_auth = \"sometimes\"", pair(&cert, &key))),
+            "unknown variant `sometimes`",
+            Some(5),
+        ),
+        (
+            listener(&format!("certificates = [{}]\nsession_ticket = true", pair(&cert, &key))),
+            "unknown field `session_ticket`",
+            Some(5),
+        ),
+        (
+            cluster("verify = false"),
+            "verify = false needs insecure_skip_verify = true",
+            Some(5),
+        ),
+        (
+            cluster("insecure_skip_verify = true"),
+            "insecure_skip_verify = true only goes with verify = false",
+            Some(5),
+        ),
+        (
+            cluster("verify = false\ninsecure_skip_verify = true\nca_file = \"ca.pem\""),
+            "ca_file is unused with verify = false",
+            Some(7),
+        ),
+        (cluster("ca_file = \"/nonexistent/ca.pem\""), "cannot read /nonexistent/ca.pem", Some(5)),
+        (cluster("sni = \"not a name\""), "is not a DNS name or an IP address", Some(5)),
+        (cluster("alpn = [\"h2\"]"), "HTTP/2 to upstreams is not implemented yet", Some(5)),
+    ];
+    let cases: Vec<(&str, &str, Option<usize>)> =
+        cases.iter().map(|(s, n, l)| (s.as_str(), *n, *l)).collect();
+    run_cases(&cases);
+}
+
+#[test]
+fn tls_paths_count_from_the_config_files_directory_and_come_back_absolute() {
+    let (cert, key) = tls_files("rel", &["a.test"]);
+    let dir = std::path::Path::new(&cert).parent().unwrap().to_path_buf();
+    let name = |p: &str| {
+        std::path::Path::new(p)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let text = format!(
+        "[[listeners]]\nlisten = \"127.0.0.1:8443\"\ntls = {{ certificates = [{{ cert = \"{}\", key = \"{}\" }}] }}\n",
+        name(&cert),
+        name(&key)
+    );
+    let cfg = super::parse_and_validate_in(&text, "t.toml", &dir).unwrap();
+    let files = &cfg.listeners[0].tls.as_ref().unwrap().certificates[0];
+    assert_eq!(files.cert, cert);
+    assert_eq!(files.key, key);
+    // From elsewhere, the same relative names are not found.
+    let e = super::parse_and_validate_in(&text, "t.toml", std::path::Path::new("/nonexistent"))
+        .unwrap_err();
+    assert!(e.message.contains("cannot read /nonexistent/"), "{e}");
+}

@@ -104,7 +104,7 @@ fn check_cluster(issues: &mut Issues, c: &mut Cluster, path: &KeyPath, label: &s
     let Some(tls) = &mut c.tls else { return };
     let at = path.key("tls");
     check_verify(issues, tls, &at, label);
-    if let Some(ca) = &mut tls.ca_file {
+    if let Some(ca) = tls.ca_file.as_mut().filter(|_| tls.verify) {
         let ca_at = at.key("ca_file");
         if let Some(p) = resolve(issues, ca, &ca_at, label, base) {
             if let Err(e) = files::read_roots(&p) {
