@@ -94,15 +94,25 @@ impl Leaf {
     }
 }
 
-/// A client config trusting `ca` (PEM), presenting `identity` if given.
+/// A client config trusting `ca` (PEM), presenting `identity` if given. Connections made
+/// with one config share its session cache, so a second connection resumes.
 pub fn client_config(ca: &str, identity: Option<&Leaf>) -> Arc<ClientConfig> {
+    client_config_versions(ca, identity, rustls::DEFAULT_VERSIONS)
+}
+
+/// [`client_config`] speaking only `versions`.
+pub fn client_config_versions(
+    ca: &str,
+    identity: Option<&Leaf>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     for c in pem_certs(ca) {
         roots.add(c).unwrap();
     }
     let b = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots);
     let config = match identity {
@@ -219,6 +229,15 @@ impl TlsConn {
 
     pub fn alpn(&self) -> Option<Vec<u8>> {
         self.stream.conn.alpn_protocol().map(<[u8]>::to_vec)
+    }
+
+    /// The handshake resumed an earlier session.
+    pub fn resumed(&self) -> bool {
+        self.stream.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+    }
+
+    pub fn version(&self) -> Option<rustls::ProtocolVersion> {
+        self.stream.conn.protocol_version()
     }
 
     pub fn send(&mut self, bytes: &[u8]) {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tollgate_tests::client::{exchange, get};
 use tollgate_tests::llm::{metric, metrics, openai_stream};
-use tollgate_tests::tls::{client_config, client_config_any, Ca, TlsConn};
+use tollgate_tests::tls::{client_config, client_config_any, client_config_versions, Ca, TlsConn};
 use tollgate_tests::{bin, Gateway, Mock, Reply, StreamOutcome, Upstream};
 
 /// A scratch directory for certificate files, removed at the end.
@@ -184,6 +184,124 @@ fn curl_over_tls_is_proxied_with_x_forwarded_proto_https() {
     let (ok, _, err) = curl(&["--resolve", &resolve("localhost", &gw), &url]);
     assert!(!ok, "curl trusted an unknown CA");
     assert!(err.contains("certificate"), "{err}");
+}
+
+#[test]
+fn returning_clients_resume_with_tls_1_3_and_1_2_also_after_a_reload() {
+    let s = Scratch::new("resume");
+    let ca = Ca::new("test CA");
+    let leaf = ca.server("gateway", &["localhost"], 1).write(&s.0, "leaf");
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(
+        &format!("certificates = [{}]", pair(&leaf)),
+        &up.addr.to_string(),
+        "",
+    ));
+    for (versions, v) in [
+        (
+            &[&rustls::version::TLS13][..],
+            rustls::ProtocolVersion::TLSv1_3,
+        ),
+        (
+            &[&rustls::version::TLS12][..],
+            rustls::ProtocolVersion::TLSv1_2,
+        ),
+    ] {
+        // One config, one session cache: a returning client.
+        let cfg = client_config_versions(&ca.pem(), None, versions);
+        let mut first = TlsConn::connect(&gw.addr(), "localhost", cfg.clone()).unwrap();
+        assert_eq!(first.version(), Some(v));
+        // TLS 1.3 tickets come after the handshake: a response makes sure they arrived.
+        assert_eq!(first.get("/1").unwrap().status, 200);
+        assert!(!first.resumed());
+        let mut again = TlsConn::connect(&gw.addr(), "localhost", cfg.clone()).unwrap();
+        assert!(
+            again.resumed(),
+            "{v:?}: the second connection did not resume"
+        );
+        assert_eq!(again.get("/2").unwrap().status, 200);
+        // A reload keeps the ticket key and the session cache.
+        gw.signal(libc::SIGHUP);
+        wait_for(Duration::from_secs(3), "the reload", || {
+            metric(
+                &metrics(&gw),
+                "tollgate_config_reloads_total{result=\"ok\"}",
+            )
+            .is_some_and(|n| n >= 1.0)
+        });
+        std::thread::sleep(Duration::from_millis(200)); // a tick or two for the workers
+        let mut after = TlsConn::connect(&gw.addr(), "localhost", cfg).unwrap();
+        assert!(after.resumed(), "{v:?}: no resumption after the reload");
+        assert_eq!(after.get("/3").unwrap().status, 200);
+        let s = if v == rustls::ProtocolVersion::TLSv1_3 {
+            "1.3"
+        } else {
+            "1.2"
+        };
+        metric_at_least(
+            &gw,
+            &format!("tollgate_tls_handshakes_total{{version=\"{s}\",kind=\"resumed\"}}"),
+            2.0,
+        );
+    }
+}
+
+#[test]
+fn min_version_1_3_refuses_a_tls_1_2_client() {
+    let s = Scratch::new("min-version");
+    let ca = Ca::new("test CA");
+    let leaf = ca.server("gateway", &["localhost"], 1).write(&s.0, "leaf");
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(
+        &format!("certificates = [{}]\nmin_version = \"1.3\"", pair(&leaf)),
+        &up.addr.to_string(),
+        "",
+    ));
+    let old = client_config_versions(&ca.pem(), None, &[&rustls::version::TLS12]);
+    assert!(TlsConn::connect(&gw.addr(), "localhost", old).is_err());
+    metric_at_least(
+        &gw,
+        "tollgate_tls_handshake_failures_total{reason=\"incompatible\"}",
+        1.0,
+    );
+    let new = client_config_versions(&ca.pem(), None, &[&rustls::version::TLS13]);
+    let mut c = TlsConn::connect(&gw.addr(), "localhost", new).unwrap();
+    assert_eq!(c.get("/ok").unwrap().status, 200);
+}
+
+#[test]
+fn a_close_delimited_response_over_tls_ends_with_close_notify() {
+    // The upstream answers without a length and closes: the body ends at the close,
+    // which over TLS a client may trust only when a close_notify says so (RFC 9112
+    // §9.8); rustls reports a bare TCP close as an unexpected EOF.
+    let s = Scratch::new("until-close");
+    let ca = Ca::new("test CA");
+    let leaf = ca.server("gateway", &["localhost"], 1).write(&s.0, "leaf");
+    let up = Upstream::start(|_| {
+        Reply::Raw(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the end".to_vec())
+    });
+    let gw = Gateway::start(&config(
+        &format!("certificates = [{}]", pair(&leaf)),
+        &up.addr.to_string(),
+        "",
+    ));
+    let mut c = TlsConn::connect(&gw.addr(), "localhost", client_config(&ca.pem(), None)).unwrap();
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut got = Vec::new();
+    let mut tmp = [0u8; 4096];
+    loop {
+        match c.read_some(&mut tmp) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&tmp[..n]),
+            Err(e) => panic!(
+                "the response ended without close_notify ({e}) after {:?}",
+                String::from_utf8_lossy(&got)
+            ),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.ends_with("\r\n\r\nuntil the end"), "{text}");
 }
 
 #[test]

@@ -24,6 +24,10 @@ pub struct ClientConn {
     /// The request head for the upstream.
     pub up_out: Vec<u8>,
     pub served: u64,
+    /// A response was cut short (its upstream failed mid-body): the connection ends
+    /// abruptly, without TLS close_notify, so that a client cannot take the cut for the
+    /// end of a close-delimited body (RFC 9112 §9.8).
+    pub cut: bool,
 }
 
 impl ClientConn {
@@ -41,6 +45,7 @@ impl ClientConn {
             out: Vec::with_capacity(1024),
             up_out: Vec::with_capacity(1024),
             served: 0,
+            cut: false,
         }
     }
 

@@ -78,7 +78,11 @@ async fn run(mut c: ClientConn, w: &Worker) -> Option<bytes::BytesMut> {
         let cc = w.current();
         match read_head(&mut c, w, &cc).await {
             HeadOutcome::Ready => {}
-            HeadOutcome::Close => return Some(std::mem::take(&mut c.buf)),
+            HeadOutcome::Close => {
+                let buf = std::mem::take(&mut c.buf);
+                close(c.stream).await;
+                return Some(buf);
+            }
             HeadOutcome::Reject(e) => {
                 c.ctx.reset(Instant::now());
                 let class = (e.status() / 100).clamp(1, 5) as usize - 1;
@@ -95,10 +99,15 @@ async fn run(mut c: ClientConn, w: &Worker) -> Option<bytes::BytesMut> {
         match handle(&mut c, w, &cc).await {
             Next::KeepAlive => c.release_request(),
             Next::Close => {
+                if c.cut {
+                    return None;
+                }
                 // An error answer may leave the client's request (or the next one)
                 // unread: close without a reset so the answer reaches it.
                 if c.ctx.error.is_some() || !c.buf.is_empty() {
                     linger_close(c.stream).await;
+                } else {
+                    close(c.stream).await;
                 }
                 return None;
             }
@@ -109,8 +118,22 @@ async fn run(mut c: ClientConn, w: &Worker) -> Option<bytes::BytesMut> {
             }
         }
         if w.draining.get() {
+            close(c.stream).await;
             return None;
         }
+    }
+}
+
+/// Ends a connection whose last response (if any) is complete. Over TLS that takes a
+/// close_notify first (bounded in time): without one, a client may not trust that a
+/// close-delimited body ended where it did (RFC 9112 §9.8).
+async fn close(mut stream: Stream) {
+    if stream.is_tls() {
+        let _ = monoio::time::timeout(
+            std::time::Duration::from_secs(1),
+            monoio::io::AsyncWriteRent::shutdown(&mut stream),
+        )
+        .await;
     }
 }
 

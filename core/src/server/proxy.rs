@@ -466,6 +466,7 @@ async fn exchange(
             Err(e) => {
                 // The response has started: no error response is possible. Close both
                 // sides so the client sees a truncated response, never a wrong one.
+                c.cut = true;
                 c.ctx.error = Some(match e {
                     CopyError::DstWrite => "client closed during response",
                     CopyError::SrcTimeout => {
