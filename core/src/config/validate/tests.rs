@@ -336,11 +336,37 @@ fn the_embedded_default_validates() {
     assert!(last.respond.is_some());
 }
 
-const EXAMPLE: &str = include_str!("../example.toml");
+const EXAMPLE_TEXT: &str = include_str!("../example.toml");
+
+/// The example config, with its TLS files (`/etc/tollgate/...`) made for the test in a
+/// scratch directory: validation reads them.
+fn example() -> String {
+    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("tollgate-example-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, names) in [
+            ("example.com", vec!["example.com".to_string()]),
+            ("wildcard.example.com", vec!["*.example.com".to_string()]),
+            ("clients-ca", vec![]),
+        ] {
+            let c = rcgen::generate_simple_self_signed(names).unwrap();
+            let cert = if name == "clients-ca" {
+                dir.join("clients-ca.pem")
+            } else {
+                dir.join(format!("{name}.crt"))
+            };
+            std::fs::write(cert, c.cert.pem()).unwrap();
+            std::fs::write(dir.join(format!("{name}.key")), c.key_pair.serialize_pem()).unwrap();
+        }
+        format!("{}/", dir.display())
+    });
+    EXAMPLE_TEXT.replace("/etc/tollgate/", dir)
+}
 
 #[test]
 fn the_example_validates() {
-    let config = parse_and_validate(EXAMPLE, "example.toml").unwrap_or_else(|e| panic!("{e}"));
+    let config = parse_and_validate(&example(), "example.toml").unwrap_or_else(|e| panic!("{e}"));
     assert!(config.clusters.len() >= 2 && config.routes.len() >= 3);
     assert_chain_builds(&config, "example.toml");
     let default = parse_and_validate(EMBEDDED_DEFAULT, "<embedded>").unwrap();
@@ -368,11 +394,12 @@ fn the_example_sets_every_key() {
             _ => {}
         }
     }
-    let config = parse_and_validate(EXAMPLE, "example.toml").unwrap_or_else(|e| panic!("{e}"));
+    let example = example();
+    let config = parse_and_validate(&example, "example.toml").unwrap_or_else(|e| panic!("{e}"));
     let (mut resolved, mut written) = Default::default();
     keys(&toml::Value::try_from(&config).unwrap(), "", &mut resolved);
     keys(
-        &toml::from_str::<toml::Value>(EXAMPLE).unwrap(),
+        &toml::from_str::<toml::Value>(&example).unwrap(),
         "",
         &mut written,
     );
@@ -551,8 +578,8 @@ fn replacement_references() {
 /// `tollgate check` prints the resolved config; that output must load to the same config.
 #[test]
 fn the_resolved_config_round_trips() {
-    for (origin, text) in [("example.toml", EXAMPLE), ("<embedded>", EMBEDDED_DEFAULT)] {
-        let config = parse_and_validate(text, origin).unwrap_or_else(|e| panic!("{e}"));
+    for (origin, text) in [("example.toml", example()), ("<embedded>", EMBEDDED_DEFAULT.into())] {
+        let config = parse_and_validate(&text, origin).unwrap_or_else(|e| panic!("{e}"));
         let printed = toml::to_string(&config).unwrap();
         let again =
             parse_and_validate(&printed, "printed").unwrap_or_else(|e| panic!("{e}\n{printed}"));
@@ -710,7 +737,7 @@ fn validated_llm_configs_build_the_router() {
     use tollgate_filters::llm::{LlmRouter, LlmShared};
     for (text, what) in [
         (EMBEDDED_DEFAULT.to_owned(), "<embedded>"),
-        (EXAMPLE.to_owned(), "example.toml"),
+        (example(), "example.toml"),
         (format!("{LLM}{LISTENER}"), "LLM"),
     ] {
         let config = parse_and_validate(&text, what).unwrap_or_else(|e| panic!("{e}"));
