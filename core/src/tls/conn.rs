@@ -40,8 +40,9 @@ use super::buf;
 
 /// Ciphertext read from the socket at once: a full TLS record plus its header.
 const READ_SIZE: usize = 16 * 1024 + 512;
-/// A write buffer that grew past this (a large write) is released afterwards.
-const KEEP_WRITE_BUF: usize = 96 * 1024;
+/// A write buffer that grew past this (a write larger than a pooled read buffer's
+/// records) is released afterwards, so an idle connection holds at most this much.
+const KEEP_WRITE_BUF: usize = 32 * 1024;
 /// The first byte of a TLS handshake record.
 const HANDSHAKE_RECORD: u8 = 0x16;
 

@@ -54,7 +54,7 @@ impl ResumptionStore {
         let ticketer = if key.tickets {
             Some(
                 rustls::crypto::ring::Ticketer::new()
-                    .map_err(|e| format!("cannot make a session ticket key: {e}"))?,
+                    .map_err(|e| format!("session_tickets: cannot make a ticket key: {e}"))?,
             )
         } else {
             None
