@@ -578,7 +578,10 @@ fn replacement_references() {
 /// `tollgate check` prints the resolved config; that output must load to the same config.
 #[test]
 fn the_resolved_config_round_trips() {
-    for (origin, text) in [("example.toml", example()), ("<embedded>", EMBEDDED_DEFAULT.into())] {
+    for (origin, text) in [
+        ("example.toml", example()),
+        ("<embedded>", EMBEDDED_DEFAULT.into()),
+    ] {
         let config = parse_and_validate(&text, origin).unwrap_or_else(|e| panic!("{e}"));
         let printed = toml::to_string(&config).unwrap();
         let again =
