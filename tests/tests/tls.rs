@@ -10,8 +10,6 @@
 //!
 //! Certificates are made in the test (rcgen). Every wait polls against a deadline.
 
-#![allow(clippy::disallowed_types)] // the provider scripts run on plain threads
-
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;

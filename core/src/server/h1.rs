@@ -32,6 +32,8 @@ pub async fn serve_connection(
     worker.metrics.connections_active.inc();
     let _ = tcp.set_nodelay(true);
     if let Some(stream) = open(tcp, peer, &bound, &worker).await {
+        // HTTP/1.1 whatever ALPN said (only `http/1.1` is offered). An HTTP/2 driver
+        // would branch here on `stream.tls()`'s negotiated `h2`, over the same stream.
         let c = ClientConn::new(stream, peer, worker.take_buffer());
         if let Some(buf) = run(c, &worker).await {
             worker.give_buffer(buf);
