@@ -315,6 +315,7 @@ pub fn render(workers: &[Arc<WorkerMetrics>], reloads: (u64, u64), uptime: Durat
 
     render_clusters(workers, w);
     llm::render(workers, w);
+    tollgate_filters::guard::render_metrics(w);
 
     let _ = writeln!(
         w,

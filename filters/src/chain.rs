@@ -42,6 +42,8 @@ pub enum Filter {
     Rewrite(rewrite::Rewrite),
     Respond(respond::Respond),
     ResponseHeaders(headers::HeaderFilter),
+    /// Guardrails on an LLM route's request body (`on_llm_body`).
+    Guard(crate::guard::Guard),
 }
 
 impl Filter {
@@ -53,19 +55,18 @@ impl Filter {
             Filter::Rewrite(f) => f.on_request_head(ctx, head),
             Filter::Respond(f) => f.on_request_head(ctx),
             Filter::ResponseHeaders(_) => Flow::Continue,
+            Filter::Guard(_) => Flow::Continue,
         }
     }
 
     /// LLM routes only: runs on the request body once it is read, before it is scanned
     /// for the model. A filter may edit the body (redaction) or refuse the request.
     #[inline]
-    pub fn on_llm_body(
-        &self,
-        _ctx: &mut RequestCtx,
-        _dialect: Dialect,
-        _body: &mut Vec<u8>,
-    ) -> Flow {
-        Flow::Continue
+    pub fn on_llm_body(&self, ctx: &mut RequestCtx, dialect: Dialect, body: &mut Vec<u8>) -> Flow {
+        match self {
+            Filter::Guard(g) => g.on_llm_body(ctx, dialect, body),
+            _ => Flow::Continue,
+        }
     }
 
     /// LLM routes only: runs once the model is known (and before any provider is
@@ -89,7 +90,8 @@ impl Filter {
             Filter::Cors(_)
             | Filter::RequestHeaders(_)
             | Filter::Rewrite(_)
-            | Filter::Respond(_) => {}
+            | Filter::Respond(_)
+            | Filter::Guard(_) => {}
         }
     }
 }
@@ -302,6 +304,13 @@ fn build_route(
     }
     if let Some(r) = &cfg.respond {
         filters.push(Filter::Respond(respond::Respond::compile(r)?));
+    }
+    if let Some(g) = &cfg.guard {
+        if cfg.llm.is_none() {
+            let msg = "a guard works on LLM routes only (llm = {...})";
+            return Err(Invalid::new("guard", msg));
+        }
+        filters.push(Filter::Guard(crate::guard::Guard::compile(g)?));
     }
     if let Some(f) = headers::HeaderFilter::compile(&cfg.response_headers, "response_headers")? {
         filters.push(Filter::ResponseHeaders(f));

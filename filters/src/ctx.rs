@@ -82,6 +82,8 @@ pub struct LlmCtx {
     pub fallbacks: u32,
     /// Why the last move happened.
     pub fallback_reason: Option<&'static str>,
+    /// Placeholders the route's guard put in the prompt, for restoring the answer.
+    pub redactions: crate::guard::Redactions,
 }
 
 impl LlmCtx {
@@ -99,6 +101,7 @@ impl LlmCtx {
         self.ttft = None;
         self.fallbacks = 0;
         self.fallback_reason = None;
+        self.redactions.clear();
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod access_log;
 mod chain;
 pub mod cors;
+pub mod guard;
 mod ctx;
 pub mod headers;
 pub mod llm;

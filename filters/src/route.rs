@@ -55,6 +55,9 @@ pub struct RouteConfig {
     pub respond: Option<RespondConfig>,
     #[serde(default)]
     pub llm: Option<crate::llm::RouteLlmConfig>,
+    /// Guardrails on an LLM route (`guard = { ... }`): caps, prompt rules, redaction.
+    #[serde(default)]
+    pub guard: Option<crate::guard::GuardConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]

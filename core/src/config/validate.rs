@@ -27,6 +27,7 @@
 //!   (`Content-Length`, `Transfer-Encoding`, `Connection`, ...): the proxy owns those.
 
 mod clusters;
+mod guard;
 mod llm;
 mod locate;
 mod routes;
@@ -81,6 +82,7 @@ fn check_and_locate(
     clusters::check(&mut issues, &config.clusters);
     routes::check(&mut issues, &mut config.routes, &config.clusters);
     llm::check(&mut issues, &config.llm, &config.clusters, &config.routes);
+    guard::check(&mut issues, &config.routes);
     if issues.0.is_empty() {
         return Ok(config);
     }
@@ -144,6 +146,9 @@ fn deserialize_error(text: &str, origin: &str, e: &toml::de::Error) -> ConfigErr
 /// Rewrites serde's Rust-flavoured wording ("expected usize") into the user's terms.
 fn humanize_serde(message: &str) -> String {
     let message = message.trim().replace('\n', " ");
+    if message.contains("untagged enum RuleConfig") {
+        return "a guard rule is \"REGEX\" or { name = \"NAME\", pattern = \"REGEX\" }".into();
+    }
     if message.contains("untagged enum EndpointSpec") {
         return "an endpoint is \"host:port\" or { address = \"host:port\", weight = N }, \
                 with no other keys"

@@ -631,8 +631,10 @@ async fn whole(
     outcome: &mut Outcome,
 ) -> RelayResult {
     let body = match account::whole_response(req.api, client, provider, body, id, created) {
-        Ok((body, usage)) => {
+        Ok((mut body, usage)) => {
             outcome.usage = usage;
+            // The guard's placeholders back to the originals, when it asked for that.
+            tollgate_filters::guard::restore_in_place(&c.ctx.llm.redactions, &mut body);
             body
         }
         Err(message) => {

@@ -30,6 +30,7 @@ fn kinds(route: &Route) -> Vec<&'static str> {
         Filter::Rewrite(_) => "rewrite",
         Filter::Respond(_) => "respond",
         Filter::ResponseHeaders(_) => "response_headers",
+        Filter::Guard(_) => "guard",
     };
     route.filters.iter().map(kind).collect()
 }
