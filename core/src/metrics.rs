@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod auth;
 mod llm;
+pub use auth::AuthFailures;
 pub use llm::{LlmFallbacks, LlmMetrics};
 
 /// A counter written by one thread only (its worker) and read by any.
@@ -136,6 +138,8 @@ pub struct WorkerMetrics {
     clusters: Mutex<Vec<Arc<ClusterMetrics>>>,
     llm: Mutex<Vec<Arc<LlmMetrics>>>,
     pub llm_fallbacks: Arc<LlmFallbacks>,
+    /// Auth refusals by reason.
+    pub auth_failures: AuthFailures,
 }
 
 impl WorkerMetrics {
@@ -315,6 +319,7 @@ pub fn render(workers: &[Arc<WorkerMetrics>], reloads: (u64, u64), uptime: Durat
 
     render_clusters(workers, w);
     llm::render(workers, w);
+    auth::render(workers, w);
     tollgate_filters::guard::render_metrics(w);
 
     let _ = writeln!(

@@ -5,9 +5,12 @@
 //! costs no allocation here unless a filter must produce new bytes (a rewritten target, a
 //! local response). No state crosses cores and nothing here locks.
 
+use std::rc::Rc;
+
 use bytes::Bytes;
 use tollgate_proto::h1::RequestHead;
 
+use crate::auth::{self, AuthInputs, Identities};
 use crate::llm::{Dialect, ModelId};
 use crate::route::{Matcher, RouteConfig, Router};
 use crate::{access_log, cors, headers, respond, rewrite, Flow, LocalResponse, RequestCtx};
@@ -33,11 +36,13 @@ impl Invalid {
 }
 
 /// One concrete filter. Request-phase filters run in the order of the route's list; the
-/// list is built in a fixed order by [`Chain::build`]: CORS, request headers, rewrite,
-/// direct response, then response headers.
+/// list is built in a fixed order by [`Chain::build`]: CORS, auth, request headers,
+/// rewrite, direct response, then response headers.
 #[derive(Debug)]
 pub enum Filter {
     Cors(cors::Cors),
+    /// After CORS, so that a preflight (which carries no credentials) is answered first.
+    Auth(auth::RouteAuth),
     RequestHeaders(headers::HeaderFilter),
     Rewrite(rewrite::Rewrite),
     Respond(respond::Respond),
@@ -51,6 +56,7 @@ impl Filter {
     pub fn on_request_head(&self, ctx: &mut RequestCtx, head: &RequestHead) -> Flow {
         match self {
             Filter::Cors(f) => f.on_request_head(ctx, head),
+            Filter::Auth(f) => f.on_request_head(ctx, head),
             Filter::RequestHeaders(f) => f.on_request_head(ctx),
             Filter::Rewrite(f) => f.on_request_head(ctx, head),
             Filter::Respond(f) => f.on_request_head(ctx),
@@ -74,11 +80,14 @@ impl Filter {
     #[inline]
     pub fn on_llm_request(
         &self,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
         _head: &RequestHead,
-        _req: &LlmRequest<'_>,
+        req: &LlmRequest<'_>,
     ) -> Flow {
-        Flow::Continue
+        match self {
+            Filter::Auth(f) => f.on_llm_request(ctx, req),
+            _ => Flow::Continue,
+        }
     }
 
     /// Runs once the response status is known (from the upstream or a local response),
@@ -88,6 +97,7 @@ impl Filter {
         match self {
             Filter::ResponseHeaders(f) => f.on_response_head(ctx, status),
             Filter::Cors(_)
+            | Filter::Auth(_)
             | Filter::RequestHeaders(_)
             | Filter::Rewrite(_)
             | Filter::Respond(_)
@@ -144,6 +154,9 @@ pub enum BuildError {
         field: &'static str,
         message: String,
     },
+    /// Consumers or JWT issuers (`path` is the key path, e.g. `auth.jwt[0].jwks_file`).
+    #[error("{path}: {message}")]
+    Auth { path: String, message: String },
 }
 
 #[derive(Debug)]
@@ -153,17 +166,34 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// Compiles routes. `cluster_index` maps an upstream name to the core's cluster index.
+    /// Compiles routes with no consumers and no JWT issuers (a route with `auth` then
+    /// admits only anonymous requests, where it allows them). `cluster_index` maps an
+    /// upstream name to the core's cluster index.
     pub fn build(
         routes: &[RouteConfig],
         access_log: bool,
         cluster_index: &dyn Fn(&str) -> Option<usize>,
     ) -> Result<Chain, BuildError> {
+        Chain::build_with_auth(routes, &AuthInputs::default(), access_log, cluster_index)
+    }
+
+    /// Compiles routes, and the consumers and issuers their `auth` keys use (reading key
+    /// files and `env:` secrets now, once per build).
+    pub fn build_with_auth(
+        routes: &[RouteConfig],
+        auth: &AuthInputs<'_>,
+        access_log: bool,
+        cluster_index: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<Chain, BuildError> {
+        let ids = Rc::new(Identities::build(auth).map_err(|e| BuildError::Auth {
+            path: e.path,
+            message: e.message,
+        })?);
         let routes = routes
             .iter()
             .enumerate()
             .map(|(i, cfg)| {
-                build_route(i, cfg, cluster_index).map_err(|e| BuildError::Route {
+                build_route(i, cfg, cluster_index, &ids).map_err(|e| BuildError::Route {
                     route: i,
                     name: cfg.name.clone(),
                     field: e.field,
@@ -262,6 +292,7 @@ fn build_route(
     idx: usize,
     cfg: &RouteConfig,
     cluster_index: &dyn Fn(&str) -> Option<usize>,
+    ids: &Rc<Identities>,
 ) -> Result<Route, Invalid> {
     let matcher = Matcher::compile(&cfg.matcher)?;
     let action = match (&cfg.upstream, &cfg.respond) {
@@ -291,9 +322,19 @@ fn build_route(
             ))
         }
     };
+    // Logs and metrics label requests by route name; an unnamed route gets its index.
+    let name = if cfg.name.is_empty() {
+        format!("route{idx}")
+    } else {
+        cfg.name.clone()
+    };
     let mut filters = Vec::new();
     if let Some(c) = &cfg.cors {
         filters.push(Filter::Cors(cors::Cors::compile(c)?));
+    }
+    if let Some(a) = &cfg.auth {
+        let f = auth::RouteAuth::compile(a, ids, &name, cfg.llm.is_some())?;
+        filters.push(Filter::Auth(f));
     }
     if let Some(f) = headers::HeaderFilter::compile(&cfg.request_headers, "request_headers")? {
         filters.push(Filter::RequestHeaders(f));
@@ -315,12 +356,6 @@ fn build_route(
     if let Some(f) = headers::HeaderFilter::compile(&cfg.response_headers, "response_headers")? {
         filters.push(Filter::ResponseHeaders(f));
     }
-    // Logs and metrics label requests by route name; an unnamed route gets its index.
-    let name = if cfg.name.is_empty() {
-        format!("route{idx}")
-    } else {
-        cfg.name.clone()
-    };
     Ok(Route {
         name,
         matcher,

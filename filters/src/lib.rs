@@ -13,6 +13,7 @@
 //! core flushes.
 
 pub mod access_log;
+pub mod auth;
 mod chain;
 pub mod cors;
 pub mod guard;

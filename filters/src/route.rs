@@ -58,6 +58,9 @@ pub struct RouteConfig {
     /// Guardrails on an LLM route (`guard = { ... }`): caps, prompt rules, redaction.
     #[serde(default)]
     pub guard: Option<crate::guard::GuardConfig>,
+    /// Who may call the route (`auth = { ... }`); `None`: anyone, unidentified.
+    #[serde(default)]
+    pub auth: Option<crate::auth::RouteAuthConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]

@@ -26,6 +26,7 @@
 //! - Header transforms and direct responses may not touch framing or hop-by-hop headers
 //!   (`Content-Length`, `Transfer-Encoding`, `Connection`, ...): the proxy owns those.
 
+mod auth;
 mod clusters;
 mod guard;
 mod llm;
@@ -83,6 +84,7 @@ fn check_and_locate(
     routes::check(&mut issues, &mut config.routes, &config.clusters);
     llm::check(&mut issues, &config.llm, &config.clusters, &config.routes);
     guard::check(&mut issues, &config.routes);
+    auth::check(&mut issues, &config);
     if issues.0.is_empty() {
         return Ok(config);
     }

@@ -665,6 +665,7 @@ async fn models(
     let names: Vec<&str> = router
         .listed_models()
         .filter(|m| route.models.is_empty() || route.models.iter().any(|r| r == m))
+        .filter(|m| c.ctx.consumer_allows_model(m))
         .collect();
     let body = if c.head.header("anthropic-version").is_some() {
         let data: Vec<serde_json::Value> = names

@@ -44,9 +44,14 @@ impl CoreConfig {
     ) -> anyhow::Result<CoreConfig> {
         let cfg = &gen.config;
         let names: Vec<&str> = cfg.clusters.iter().map(|c| c.name.as_str()).collect();
-        let chain = Chain::build(&cfg.routes, !cfg.access_log.path.is_empty(), &|n| {
-            names.iter().position(|c| *c == n)
-        })?;
+        // Consumers and JWT keys (key files, `env:` secrets) are loaded here, once per
+        // core and config generation.
+        let chain = Chain::build_with_auth(
+            &cfg.routes,
+            &cfg.auth_inputs(),
+            !cfg.access_log.path.is_empty(),
+            &|n| names.iter().position(|c| *c == n),
+        )?;
         let clusters = cfg
             .clusters
             .iter()

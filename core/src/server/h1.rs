@@ -173,6 +173,9 @@ async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> Next {
         .map(|r| &cc.route_metrics[r])
         .unwrap_or(&cc.unrouted);
     rm.record(c.ctx.status, now - started);
+    if let Some(reason) = c.ctx.auth_failure {
+        w.metrics.auth_failures.note(reason);
+    }
     if cc.chain.access_log {
         cc.chain
             .on_log(&c.ctx, &c.head, &mut w.log_buf.borrow_mut());

@@ -19,6 +19,7 @@ fn chain(json: &str) -> Chain {
 fn build_err(json: &str) -> (usize, &'static str) {
     match Chain::build(&routes(json), false, &clusters) {
         Err(BuildError::Route { route, field, .. }) => (route, field),
+        Err(e @ BuildError::Auth { .. }) => panic!("{e}"),
         Ok(_) => panic!("built: {json}"),
     }
 }
@@ -26,6 +27,7 @@ fn build_err(json: &str) -> (usize, &'static str) {
 fn kinds(route: &Route) -> Vec<&'static str> {
     let kind = |f: &Filter| match f {
         Filter::Cors(_) => "cors",
+        Filter::Auth(_) => "auth",
         Filter::RequestHeaders(_) => "request_headers",
         Filter::Rewrite(_) => "rewrite",
         Filter::Respond(_) => "respond",
