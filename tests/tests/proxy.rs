@@ -236,3 +236,25 @@ fn idle_tunnel_is_closed_after_the_cluster_idle_timeout() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_head_that_arrives_in_pieces_is_put_together() {
+    // Each piece is a separate read on the gateway's side (the pause lets it see one
+    // before the next comes): what came before must not be overwritten.
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(&up.addr.to_string(), ""));
+    let mut c = Conn::open(&gw.addr());
+    for piece in [
+        &b"GET /pie"[..],
+        b"ces HTTP/1.1\r\nHo",
+        b"st: t\r\nX-A: 1\r\n",
+        b"\r\n",
+    ] {
+        c.send(piece);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = c.read_response("GET").expect("a response");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), "ok /pieces");
+    assert_eq!(up.requests()[0].header("x-a"), Some("1"));
+}

@@ -6,7 +6,7 @@ use std::io;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use monoio::buf::IoBuf;
+use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
@@ -22,9 +22,13 @@ pub async fn read_more(
     if buf.capacity() - buf.len() < MIN_READ {
         buf.reserve(grow.max(MIN_READ));
     }
-    let b = std::mem::take(buf);
+    // monoio reads into a buffer from its start (`write_ptr`) and then sets its length to
+    // what was read: bytes already buffered (a partial head, the start of a body) would
+    // be overwritten. A slice from the end of them makes the read append.
+    let len = buf.len();
+    let b = std::mem::take(buf).slice_mut(len..);
     let (res, b) = stream.read(b).await;
-    *buf = b;
+    *buf = b.into_inner();
     res
 }
 
