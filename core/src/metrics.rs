@@ -16,6 +16,7 @@ use std::time::Duration;
 mod auth;
 mod llm;
 pub use auth::AuthFailures;
+mod ratelimit;
 pub use llm::{LlmFallbacks, LlmMetrics};
 
 /// A counter written by one thread only (its worker) and read by any.
@@ -140,6 +141,8 @@ pub struct WorkerMetrics {
     pub llm_fallbacks: Arc<LlmFallbacks>,
     /// Auth refusals by reason.
     pub auth_failures: AuthFailures,
+    /// Per rate limit: decisions, exchanges with the shared budget, keys held.
+    rate_limits: Mutex<Vec<Arc<tollgate_filters::ratelimit::LimitCounters>>>,
 }
 
 impl WorkerMetrics {
@@ -321,6 +324,7 @@ pub fn render(workers: &[Arc<WorkerMetrics>], reloads: (u64, u64), uptime: Durat
     llm::render(workers, w);
     auth::render(workers, w);
     tollgate_filters::guard::render_metrics(w);
+    ratelimit::render(workers, w);
 
     let _ = writeln!(
         w,

@@ -49,6 +49,10 @@ pub enum Filter {
     ResponseHeaders(headers::HeaderFilter),
     /// Guardrails on an LLM route's request body (`on_llm_body`).
     Guard(crate::guard::Guard),
+    /// Rate limits; put on a route by [`crate::ratelimit::RateLimits::attach`] after the
+    /// chain is built, before a direct response (so after auth: limits key on the
+    /// consumer).
+    RateLimit(crate::ratelimit::RateLimitFilter),
 }
 
 impl Filter {
@@ -62,6 +66,7 @@ impl Filter {
             Filter::Respond(f) => f.on_request_head(ctx),
             Filter::ResponseHeaders(_) => Flow::Continue,
             Filter::Guard(_) => Flow::Continue,
+            Filter::RateLimit(f) => f.on_request_head(ctx, head),
         }
     }
 
@@ -81,11 +86,12 @@ impl Filter {
     pub fn on_llm_request(
         &self,
         ctx: &mut RequestCtx,
-        _head: &RequestHead,
+        head: &RequestHead,
         req: &LlmRequest<'_>,
     ) -> Flow {
         match self {
             Filter::Auth(f) => f.on_llm_request(ctx, req),
+            Filter::RateLimit(f) => f.on_llm_request(ctx, head, req),
             _ => Flow::Continue,
         }
     }
@@ -101,7 +107,17 @@ impl Filter {
             | Filter::RequestHeaders(_)
             | Filter::Rewrite(_)
             | Filter::Respond(_)
-            | Filter::Guard(_) => {}
+            | Filter::Guard(_)
+            | Filter::RateLimit(_) => {}
+        }
+    }
+
+    /// Runs when the request is over (every request, access log or not): rate limits
+    /// settle their admissions to the real cost and give concurrency permits back.
+    #[inline]
+    pub fn on_log(&self, ctx: &mut RequestCtx) {
+        if let Filter::RateLimit(f) = self {
+            f.on_log(ctx);
         }
     }
 }
@@ -267,8 +283,14 @@ impl Chain {
         }
     }
 
-    /// Appends the access log line for this request to `out` if the access log is on.
-    pub fn on_log(&self, ctx: &RequestCtx, head: &RequestHead, out: &mut Vec<u8>) {
+    /// Ends the request: the route's filters settle (see [`Filter::on_log`]), then the
+    /// access log line goes to `out` if the access log is on. Runs for every request.
+    pub fn on_log(&self, ctx: &mut RequestCtx, head: &RequestHead, out: &mut Vec<u8>) {
+        if let Some(r) = ctx.route {
+            for f in &self.router.routes[r].filters {
+                f.on_log(ctx);
+            }
+        }
         if self.access_log {
             let route = ctx.route.map(|r| self.router.routes[r].name.as_str());
             access_log::write_line(ctx, head, route, out);

@@ -62,6 +62,8 @@ pub struct RequestCtx {
     /// The request-target the access log writes instead of the request's own (the auth
     /// filter took a credential out of its query).
     pub log_target: Option<Bytes>,
+    /// Rate-limit admissions, settled by `on_log`.
+    pub limits: crate::ratelimit::LimitCtx,
 }
 
 /// An LLM request as the LLM layer saw it: filled in as it goes, read by later filters
@@ -136,6 +138,7 @@ impl RequestCtx {
             consumer: None,
             auth_failure: None,
             log_target: None,
+            limits: crate::ratelimit::LimitCtx::default(),
         }
     }
 
@@ -158,6 +161,7 @@ impl RequestCtx {
         self.consumer = None;
         self.auth_failure = None;
         self.log_target = None;
+        self.limits.reset();
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Config {
     /// JWT issuers (`[[auth.jwt]]`).
     #[serde(default)]
     pub auth: tollgate_filters::auth::AuthConfig,
+    /// Request, concurrency, token and spend limits (`[rate_limits]`).
+    #[serde(default)]
+    pub rate_limits: tollgate_filters::ratelimit::RateLimitConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]

@@ -31,6 +31,7 @@ mod clusters;
 mod guard;
 mod llm;
 mod locate;
+mod ratelimit;
 mod routes;
 mod server;
 mod syntax;
@@ -85,6 +86,12 @@ fn check_and_locate(
     llm::check(&mut issues, &config.llm, &config.clusters, &config.routes);
     guard::check(&mut issues, &config.routes);
     auth::check(&mut issues, &config);
+    ratelimit::check(
+        &mut issues,
+        &config.rate_limits,
+        &config.routes,
+        &config.llm,
+    );
     if issues.0.is_empty() {
         return Ok(config);
     }

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use tollgate_filters::ratelimit::RateLimitShared;
+
 use crate::config::Config;
 use crate::metrics::WorkerMetrics;
 use crate::upstream::ClusterShared;
@@ -32,6 +34,9 @@ pub struct Generation {
     pub clusters: Vec<Arc<ClusterShared>>,
     /// Cross-core LLM state: deployment cool-downs and refused API keys.
     pub llm: Arc<tollgate_filters::llm::LlmShared>,
+    /// The budgets of the rate limits (one in-process cell per limit), carried over to
+    /// the next generation for every limit that did not change.
+    pub rate_limits: Arc<RateLimitShared>,
 }
 
 #[derive(Debug)]
@@ -50,8 +55,10 @@ pub struct Control {
 impl Control {
     pub fn new(config: Config, config_path: Option<PathBuf>) -> Arc<Control> {
         let clusters = ClusterShared::build_all(&config);
+        let cores = u32::try_from(super::worker_cpus(&config).len()).unwrap_or(u32::MAX);
         let gen = Generation {
             id: 1,
+            rate_limits: Arc::new(RateLimitShared::new(&config.rate_limits, cores)),
             llm: Arc::new(tollgate_filters::llm::LlmShared::new(&config.llm)),
             config: Arc::new(config),
             clusters,
@@ -82,13 +89,18 @@ impl Control {
     }
 
     /// Installs a new, already validated config. Cluster tables whose endpoints did not
-    /// change are carried over so health state survives a reload.
+    /// change are carried over so health state survives a reload, and so are the budgets
+    /// of rate limits that did not change.
     pub fn install(&self, config: Config) {
         let mut cur = lock(&self.current);
         let clusters = ClusterShared::rebuild_all(&config, &cur.clusters);
         let id = cur.id + 1;
         *cur = Arc::new(Generation {
             id,
+            rate_limits: Arc::new(RateLimitShared::rebuild(
+                &config.rate_limits,
+                &cur.rate_limits,
+            )),
             llm: Arc::new(tollgate_filters::llm::LlmShared::new(&config.llm)),
             config: Arc::new(config),
             clusters,

@@ -4,10 +4,12 @@
 //! generation on its tick. Requests hold an `Rc` to the one they started on and finish
 //! on it; the next request on a keep-alive connection picks up the new one.
 
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tollgate_filters::llm::LlmRouter;
+use tollgate_filters::ratelimit::RateLimits;
 use tollgate_filters::Chain;
 use tollgate_proto::h1::HeadLimits;
 
@@ -34,6 +36,9 @@ pub struct CoreConfig {
     /// LLM metrics, indexed like the router's deployments.
     pub llm_metrics: Vec<Arc<LlmMetrics>>,
     pub llm_fallbacks: Arc<LlmFallbacks>,
+    /// This core's rate limits for this generation (`None` without limits); the worker's
+    /// limit timer ticks them.
+    pub rate_limits: Option<Rc<RateLimits>>,
 }
 
 impl CoreConfig {
@@ -52,6 +57,20 @@ impl CoreConfig {
             !cfg.access_log.path.is_empty(),
             &|n| names.iter().position(|c| *c == n),
         )?;
+        // This core's limits for this generation, over the generation's shared budgets;
+        // their filters go on the routes they apply to (after auth, before a response).
+        let rate_limits = RateLimits::build(
+            &cfg.rate_limits,
+            &gen.rate_limits,
+            &cfg.llm,
+            &|name| metrics.rate_limit(name),
+            &|_, _| None,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut chain = chain;
+        if let Some(rl) = &rate_limits {
+            rl.attach(&mut chain);
+        }
         let clusters = cfg
             .clusters
             .iter()
@@ -104,6 +123,7 @@ impl CoreConfig {
             llm,
             llm_metrics,
             llm_fallbacks: metrics.llm_fallbacks.clone(),
+            rate_limits,
             config: cfg.clone(),
         })
     }

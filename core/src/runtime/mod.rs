@@ -8,6 +8,7 @@
 pub mod control;
 mod core_config;
 pub mod driver;
+mod limits;
 mod listener;
 mod logsink;
 pub mod notify;

@@ -176,9 +176,10 @@ async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> Next {
     if let Some(reason) = c.ctx.auth_failure {
         w.metrics.auth_failures.note(reason);
     }
+    // Every request ends here, logged or not: rate limits settle in `on_log`.
+    cc.chain
+        .on_log(&mut c.ctx, &c.head, &mut w.log_buf.borrow_mut());
     if cc.chain.access_log {
-        cc.chain
-            .on_log(&c.ctx, &c.head, &mut w.log_buf.borrow_mut());
         w.flush_log(false);
     }
     next

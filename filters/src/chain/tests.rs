@@ -33,6 +33,7 @@ fn kinds(route: &Route) -> Vec<&'static str> {
         Filter::Respond(_) => "respond",
         Filter::ResponseHeaders(_) => "response_headers",
         Filter::Guard(_) => "guard",
+        Filter::RateLimit(_) => "rate_limit",
     };
     route.filters.iter().map(kind).collect()
 }
@@ -200,9 +201,9 @@ fn logs_only_when_enabled() {
     let mut cx = ctx();
     on.on_request_head(&mut cx, &h);
     let mut out = Vec::new();
-    off.on_log(&cx, &h, &mut out);
+    off.on_log(&mut cx, &h, &mut out);
     assert!(out.is_empty());
-    on.on_log(&cx, &h, &mut out);
+    on.on_log(&mut cx, &h, &mut out);
     let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(line["route"], "r");
 }

@@ -195,6 +195,23 @@ impl<C: SharedCell> Shard<C> {
         }
     }
 
+    /// Gives back everything this core holds for every key, and forgets the keys: the
+    /// shard is being replaced (a new config generation) or dropped.
+    pub fn release_all(&mut self, now: u64) {
+        let Shard {
+            spec,
+            cell,
+            buckets,
+            dirty,
+            stats,
+        } = self;
+        while let Some((key, b)) = buckets.oldest() {
+            flush(spec, cell, stats, b, key, now);
+            buckets.remove(key);
+        }
+        dirty.clear();
+    }
+
     /// The answer to an exchange that a remote cell took as [`Reply::Pending`]; `None`
     /// when the store could not answer. Debt charged while the exchange was out is
     /// pushed at once.
@@ -266,7 +283,7 @@ fn exchange<C: SharedCell>(
     cost: i64,
 ) {
     // A remote cell answers after a round trip: keep what is likely to be used meanwhile.
-    let ex = b.plan(spec, key, now, cost, !C::IMMEDIATE);
+    let ex = b.plan(spec, key, now, cost, !cell.is_immediate());
     stats.exchanges += 1;
     match cell.exchange(&ex) {
         Reply::Ready(g) => b.apply(spec, &ex, g),
