@@ -143,6 +143,8 @@ pub struct WorkerMetrics {
     pub auth_failures: AuthFailures,
     /// Per rate limit: decisions, exchanges with the shared budget, keys held.
     rate_limits: Mutex<Vec<Arc<tollgate_filters::ratelimit::LimitCounters>>>,
+    /// This worker's link to the rate-limit Redis (cluster mode).
+    pub ratelimit_redis: Arc<crate::redis::RedisMetrics>,
 }
 
 impl WorkerMetrics {
@@ -325,6 +327,7 @@ pub fn render(workers: &[Arc<WorkerMetrics>], reloads: (u64, u64), uptime: Durat
     auth::render(workers, w);
     tollgate_filters::guard::render_metrics(w);
     ratelimit::render(workers, w);
+    crate::redis::metrics::render(workers, w);
 
     let _ = writeln!(
         w,

@@ -242,6 +242,49 @@ impl Chain {
         Flow::Continue
     }
 
+    /// Runs the route's request-head filters again from its rate-limit filter on (the
+    /// ones before it passed already): after a wait for a pending exchange
+    /// ([`LimitCtx::await_exchange`](crate::ratelimit::LimitCtx::await_exchange)).
+    pub fn recheck_limits(&self, ctx: &mut RequestCtx, head: &RequestHead) -> Flow {
+        let Some(idx) = ctx.route else {
+            return Flow::Respond(no_route());
+        };
+        let filters = &self.router.routes[idx].filters;
+        let from = filters
+            .iter()
+            .position(|f| matches!(f, Filter::RateLimit(_)))
+            .unwrap_or(filters.len());
+        for f in &filters[from..] {
+            if let Flow::Respond(r) = f.on_request_head(ctx, head) {
+                return Flow::Respond(r);
+            }
+        }
+        Flow::Continue
+    }
+
+    /// [`Chain::recheck_limits`] for the LLM phase (`on_llm_request`).
+    pub fn recheck_llm_limits(
+        &self,
+        ctx: &mut RequestCtx,
+        head: &RequestHead,
+        req: &LlmRequest<'_>,
+    ) -> Flow {
+        let Some(idx) = ctx.route else {
+            return Flow::Continue;
+        };
+        let filters = &self.router.routes[idx].filters;
+        let from = filters
+            .iter()
+            .position(|f| matches!(f, Filter::RateLimit(_)))
+            .unwrap_or(filters.len());
+        for f in &filters[from..] {
+            if let Flow::Respond(r) = f.on_llm_request(ctx, head, req) {
+                return Flow::Respond(r);
+            }
+        }
+        Flow::Continue
+    }
+
     /// LLM routes: the route's filters see the body before it is scanned (see
     /// [`Filter::on_llm_body`]).
     pub fn on_llm_body(&self, ctx: &mut RequestCtx, dialect: Dialect, body: &mut Vec<u8>) -> Flow {

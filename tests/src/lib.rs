@@ -14,14 +14,18 @@
 //!   access log and metrics;
 //! - [`python`]: the Python scripts in `tests/py/` (the official LLM SDKs) run from the
 //!   virtualenv that `scripts/install-test-deps.sh` makes.
+//! - [`RedisServer`]: a real `redis-server` on a free loopback port (cluster-mode rate
+//!   limits), with a minimal client to read keys and pause or flush it.
 
 pub mod client;
 mod gateway;
 pub mod llm;
 mod mock;
 pub mod python;
+mod redis;
 mod upstream;
 
 pub use gateway::{bin, free_port, Gateway};
 pub use mock::Mock;
+pub use redis::{RedisReply, RedisServer};
 pub use upstream::{Paced, Recorded, Reply, StreamEnd, StreamOutcome, Upstream};

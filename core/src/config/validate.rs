@@ -32,6 +32,7 @@ mod guard;
 mod llm;
 mod locate;
 mod ratelimit;
+mod ratelimit_redis;
 mod routes;
 mod server;
 mod syntax;
@@ -92,6 +93,7 @@ fn check_and_locate(
         &config.routes,
         &config.llm,
     );
+    ratelimit_redis::check(&mut issues, &config.rate_limits);
     if issues.0.is_empty() {
         return Ok(config);
     }

@@ -185,7 +185,13 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
         stream: req.stream,
         body: &req.body,
     };
-    if let Flow::Respond(resp) = cc.chain.on_llm_request(&mut c.ctx, &c.head, &info) {
+    let mut flow = cc.chain.on_llm_request(&mut c.ctx, &c.head, &info);
+    if c.ctx.limits.await_exchange {
+        let again = |ctx: &mut _| cc.chain.recheck_llm_limits(ctx, &c.head, &info);
+        flow = crate::redis::recheck_after_exchange(cc.redis.as_deref(), &mut c.ctx, flow, again)
+            .await;
+    }
+    if let Flow::Respond(resp) = flow {
         return local(c, cc, &resp, keep).await;
     }
     let started = c.ctx.started;

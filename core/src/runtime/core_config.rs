@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tollgate_filters::llm::LlmRouter;
-use tollgate_filters::ratelimit::RateLimits;
+use tollgate_filters::ratelimit::{RateLimits, RemoteExchange};
 use tollgate_filters::Chain;
 use tollgate_proto::h1::HeadLimits;
 
 use crate::config::{Config, Forwarding};
 use crate::metrics::{LlmFallbacks, LlmMetrics, RouteMetrics, WorkerMetrics};
+use crate::redis::{LinkLimit, RedisLink, RedisSettings};
 use crate::runtime::control::Generation;
 use crate::upstream::Cluster;
 
@@ -39,6 +40,8 @@ pub struct CoreConfig {
     /// This core's rate limits for this generation (`None` without limits); the worker's
     /// limit timer ticks them.
     pub rate_limits: Option<Rc<RateLimits>>,
+    /// Cluster mode: this core's link to the rate-limit Redis for this generation.
+    pub redis: Option<Rc<RedisLink>>,
 }
 
 impl CoreConfig {
@@ -59,14 +62,28 @@ impl CoreConfig {
         )?;
         // This core's limits for this generation, over the generation's shared budgets;
         // their filters go on the routes they apply to (after auth, before a response).
+        // Cluster mode: every limit exchanges through this core's link to Redis (one
+        // connection per core and generation); its task hands the answers back.
+        let redis = match &cfg.rate_limits.redis {
+            Some(r) if !cfg.rate_limits.limits.is_empty() => Some(RedisLink::new(
+                RedisSettings::from_config(r).map_err(|e| anyhow::anyhow!(e))?,
+                LinkLimit::all(&cfg.rate_limits),
+                metrics.ratelimit_redis.clone(),
+            )),
+            _ => None,
+        };
+        let link = redis.clone();
         let rate_limits = RateLimits::build(
             &cfg.rate_limits,
             &gen.rate_limits,
             &cfg.llm,
             &|name| metrics.rate_limit(name),
-            &|_, _| None,
+            &move |_, _| link.clone().map(|l| -> Rc<dyn RemoteExchange> { l }),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let (Some(link), Some(rl)) = (&redis, &rate_limits) {
+            crate::redis::spawn(link.clone(), Rc::downgrade(rl));
+        }
         let mut chain = chain;
         if let Some(rl) = &rate_limits {
             rl.attach(&mut chain);
@@ -124,6 +141,7 @@ impl CoreConfig {
             llm_metrics,
             llm_fallbacks: metrics.llm_fallbacks.clone(),
             rate_limits,
+            redis,
             config: cfg.clone(),
         })
     }

@@ -135,7 +135,14 @@ async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> Next {
         write_error(c, cc, ProxyError::BodyTooLarge, true).await;
         Next::Close
     } else {
-        match cc.chain.on_request_head(&mut c.ctx, &c.head) {
+        let mut flow = cc.chain.on_request_head(&mut c.ctx, &c.head);
+        if c.ctx.limits.await_exchange {
+            let again = |ctx: &mut _| cc.chain.recheck_limits(ctx, &c.head);
+            flow =
+                crate::redis::recheck_after_exchange(cc.redis.as_deref(), &mut c.ctx, flow, again)
+                    .await;
+        }
+        match flow {
             Flow::Respond(resp) => {
                 let keep = keep && discard_buffered_body(c);
                 if write_local(c, cc, &resp, !keep).await && keep {

@@ -22,6 +22,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::spec::{max_allowance, FailMode, Kind, LimitSpec, MAX_LIMIT};
 use crate::headers::field_name;
 
+mod redis;
+pub use redis::{
+    key_char, parse_address as parse_redis_address, resolve_secret, KeySecret, RedisConfig,
+};
+
 /// The `[rate_limits]` table: tuning shared by every limit, and the limits.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +39,10 @@ pub struct RateLimitConfig {
     pub sync: SyncConfig,
     #[serde(default)]
     pub limits: Vec<LimitConfig>,
+    /// Cluster mode: the global budgets live in this Redis, shared by every instance
+    /// that points at it (see [`RedisConfig`]). Without it they live in the process.
+    #[serde(default)]
+    pub redis: Option<RedisConfig>,
 }
 
 impl Default for RateLimitConfig {
@@ -42,6 +51,7 @@ impl Default for RateLimitConfig {
             response_headers: true,
             sync: SyncConfig::default(),
             limits: Vec::new(),
+            redis: None,
         }
     }
 }

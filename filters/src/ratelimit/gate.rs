@@ -57,7 +57,7 @@ use super::limiter::{Ask, LimitId, Limiter, Ticket};
 use super::reserve::{usage_of, Estimate};
 use super::shard::{Shard, ShardStats};
 use super::shared::{LimitCell, RateLimitShared, RemoteFor};
-use super::spec::{Kind, Quota};
+use super::spec::{FailMode, Kind, Quota};
 use crate::chain::{Filter, LlmRequest, RouteAction};
 use crate::llm::{Dialect, LlmConfig, ModelId, Price};
 use crate::{Chain, Flow, RequestCtx};
@@ -68,12 +68,22 @@ pub struct LimitCtx {
     pub tickets: Vec<Ticket>,
     /// The admitted quota closest to running out, for the `RateLimit-*` fields.
     pub quota: Option<Quota>,
+    /// Cluster mode: the refusal just returned is only because this core's exchange for
+    /// a fail-closed limit's key is out (the core holds nothing for it). The connection
+    /// driver may wait for that answer and run the limits again
+    /// ([`Chain::recheck_limits`](crate::Chain::recheck_limits)); such a refusal is
+    /// not counted, the last try counts its own outcome.
+    pub await_exchange: bool,
+    /// Set by the driver for its last try: a refusal now is final (counted, not flagged).
+    pub no_wait: bool,
 }
 
 impl LimitCtx {
     pub fn reset(&mut self) {
         self.tickets.clear();
         self.quota = None;
+        self.await_exchange = false;
+        self.no_wait = false;
     }
 }
 
@@ -445,11 +455,16 @@ impl RateLimitFilter {
             }
             Err(refused) => {
                 let m = &rl.limits[usize::from(refused.limit.0)];
-                m.counters.refused();
-                let cost = asks
-                    .iter()
-                    .find(|a| a.limit == refused.limit)
-                    .map_or(0, |a| a.cost);
+                let ask = asks.iter().find(|a| a.limit == refused.limit);
+                let cost = ask.map_or(0, |a| a.cost);
+                // Fail closed, nothing held, the answer on its way: the driver may wait.
+                let fail_closed = limiter.shard(refused.limit).spec().fail == FailMode::Closed;
+                ctx.limits.await_exchange = fail_closed
+                    && !ctx.limits.no_wait
+                    && ask.is_some_and(|a| limiter.awaiting(a.limit, a.key));
+                if !ctx.limits.await_exchange {
+                    m.counters.refused();
+                }
                 let limit = RefusedLimit {
                     name: &m.name,
                     kind: m.kind,

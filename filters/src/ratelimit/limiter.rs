@@ -168,6 +168,13 @@ impl<C: SharedCell> Limiter<C> {
         self.shards[usize::from(limit.0)].complete(ex, grant, now);
     }
 
+    /// Whether an exchange of `limit` for `key` is out ([`Shard::awaiting`]).
+    pub fn awaiting(&mut self, limit: LimitId, key: LimitKey) -> bool {
+        self.shards
+            .get_mut(usize::from(limit.0))
+            .is_some_and(|s| s.awaiting(key))
+    }
+
     /// Gives back everything every limit holds on this core ([`Shard::release_all`]).
     pub fn release_all(&mut self, now: u64) {
         for s in &mut self.shards {

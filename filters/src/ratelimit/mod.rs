@@ -129,6 +129,15 @@
 //! in the common case. Calls per hot key are at most `M · N / I` per second for `M`
 //! instances (plus the dry exchanges above), whatever the request rate.
 //!
+//! When a core holds nothing for a key and its exchange is out ([`Shard::awaiting`]),
+//! the limit's policy decides: failing closed, the request is refused here and the
+//! gateway may wait for the answer and ask again ([`LimitCtx::await_exchange`]; the
+//! wait is the connection driver's, `core/src/redis/`); failing open, the shard admits
+//! on credit: the balance goes below zero by at most `max(a_max, cost)` while the last
+//! answer left budget, and the debt is pushed with the answer. The credit adds at most
+//! `a_max` per core and key to the bounds below (B1 then holds only up to `M · N ·
+//! a_max`).
+//!
 //! Across `M` instances B1 still holds (Redis hands out grants atomically, and a core
 //! keeps at most its `want`). B2 gains a term for the round trip `RTT`: a debt waits
 //! for an exchange already out (`<= RTT`), then travels to Redis (`RTT/2`), and what
@@ -193,6 +202,7 @@ mod spec;
 mod tests;
 
 pub use cell::{exchange_budget, Exchange, Grant, Reply, SharedCell};
+pub use config::{key_char, parse_redis_address, resolve_secret, KeySecret, RedisConfig};
 pub use config::{InvalidLimit, KeyPart, LimitConfig, RateLimitConfig, Span, SyncConfig};
 pub use counters::{CounterValues, LimitCounters};
 pub use gate::{unix_ms, LimitCtx, RateLimitFilter, RateLimits};

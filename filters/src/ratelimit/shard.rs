@@ -110,7 +110,7 @@ impl<C: SharedCell> Shard<C> {
             if !wait {
                 exchange(spec, cell, stats, b, key, now, cost);
             }
-            if !b.try_take(spec, cost) {
+            if !b.try_take(spec, cost) && !credit(spec, b, cost) {
                 stats.refused += 1;
                 return Err(refusal(spec, b, now));
             }
@@ -195,6 +195,13 @@ impl<C: SharedCell> Shard<C> {
         }
     }
 
+    /// Whether an exchange for `key` is out (a remote cell's round trip): a refusal of
+    /// a fail-closed limit may turn into an admission once it is answered, so a caller
+    /// that can wait for the answer may ask again then.
+    pub fn awaiting(&mut self, key: LimitKey) -> bool {
+        self.buckets.get_mut(key).is_some_and(|b| b.in_flight)
+    }
+
     /// Gives back everything this core holds for every key, and forgets the keys: the
     /// shard is being replaced (a new config generation) or dropped.
     pub fn release_all(&mut self, now: u64) {
@@ -263,6 +270,25 @@ impl<C: SharedCell> Shard<C> {
         b.last_use = now;
         b
     }
+}
+
+/// A fail-open limit whose exchange is out (a remote cell's round trip) admits on
+/// credit rather than refuse or wait: the balance goes below zero, by at most
+/// `max(a_max, cost)`, while the last answer left budget. The debt is pushed as soon as
+/// the answer comes ([`Shard::complete`]), so Redis counts every unit. What this adds
+/// to the over-admission bound (at most `a_max` per core and key, once the budget runs
+/// out) is in the module doc.
+fn credit(spec: &LimitSpec, b: &mut Bucket, cost: i64) -> bool {
+    let room = b.in_flight
+        && spec.fail == FailMode::Open
+        && !b.starved
+        && !b.cell_down
+        && b.taken_seen < spec.limit
+        && b.balance - cost >= -spec.max_allowance.max(cost);
+    if room {
+        b.balance -= cost;
+    }
+    room
 }
 
 fn mark_dirty(b: &mut Bucket, key: LimitKey, dirty: &mut Vec<LimitKey>) {

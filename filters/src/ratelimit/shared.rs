@@ -71,6 +71,13 @@ impl SharedCell for LimitCell {
     }
 }
 
+/// In cluster mode the hash names the Redis key, so every instance must hash alike: the
+/// hasher is keyed with `rate_limits.redis.key_secret` (validated at load; a secret
+/// that no longer reads, such as an `env:` variable unset since, keeps the process's).
+fn cluster_hasher(cfg: &RateLimitConfig) -> Option<KeyHasher> {
+    cfg.redis.as_ref().and_then(|r| r.key_secret.hasher().ok())
+}
+
 /// What makes two configs of a limit the same budget.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Identity {
@@ -107,13 +114,15 @@ impl RateLimitShared {
     /// The first generation: a fresh hasher key and empty budgets. `cores`: the workers
     /// of this process (fixed for its life).
     pub fn new(cfg: &RateLimitConfig, cores: u32) -> RateLimitShared {
-        RateLimitShared::with_hasher(cfg, cores, KeyHasher::random(), None)
+        let hasher = cluster_hasher(cfg).unwrap_or_else(KeyHasher::random);
+        RateLimitShared::with_hasher(cfg, cores, hasher, None)
     }
 
     /// The next generation: the same hasher and cores, and the cells of limits whose
     /// identity did not change.
     pub fn rebuild(cfg: &RateLimitConfig, prev: &RateLimitShared) -> RateLimitShared {
-        RateLimitShared::with_hasher(cfg, prev.cores, prev.hasher, Some(prev))
+        let hasher = cluster_hasher(cfg).unwrap_or(prev.hasher);
+        RateLimitShared::with_hasher(cfg, prev.cores, hasher, Some(prev))
     }
 
     /// A generation with a given hasher (instances sharing a remote cell must share its
