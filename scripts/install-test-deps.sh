@@ -16,6 +16,9 @@ PYTHON=/usr/bin/python3
 need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v h2load >/dev/null 2>&1 || need_apt+=(nghttp2-client)
+# Cluster-mode rate limits (core/tests/redis_cell.rs, tests/tests/cluster_limits.rs):
+# each test starts its own redis-server on a free loopback port.
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # venv and ensurepip come with python3-venv on Debian (which pulls in python3).
 if [ ! -x "$PYTHON" ] || ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   need_apt+=(python3-venv)
@@ -24,6 +27,15 @@ fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  # redis-server's package would start the system's Redis service; the tests start
+  # their own. A policy-rc.d that answers 101 ("action forbidden") keeps invoke-rc.d
+  # and deb-systemd-invoke from starting any service during this install.
+  policy=/usr/sbin/policy-rc.d
+  if [[ " ${need_apt[*]} " == *" redis-server "* ]] && [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    trap '$SUDO rm -f "$policy"' EXIT
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi

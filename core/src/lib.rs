@@ -10,6 +10,8 @@
 //! - [`admin`]: the admin listener (`/metrics`, `/healthz`, `/readyz`, reload).
 //! - [`metrics`]: per-worker counters, merged at scrape time.
 //! - [`config`]: the TOML config, its validation and the embedded default.
+//! - [`redis`]: cluster mode for rate limits: each core's Redis connection and the
+//!   remote cell its limits exchange with.
 //! - [`tune`]: `tollgate tune`, a read-only inspection of the host's kernel knobs.
 //!
 //! Invariant: nothing a worker touches per request is written by another core. The
@@ -20,6 +22,7 @@ pub mod admin;
 pub mod config;
 pub mod llm;
 pub mod metrics;
+pub mod redis;
 pub mod runtime;
 pub mod server;
 pub mod tls;

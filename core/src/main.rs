@@ -47,6 +47,9 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Read an API key from standard input and print the `sha256:...` digest that goes
+    /// in a consumer's `api_keys` (the config never holds the key itself).
+    HashKey,
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,6 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Run { config } => run(config),
         Command::Check { config } => check(config),
         Command::Tune { config, strict } => tune(config, strict),
+        Command::HashKey => hash_key(),
     };
     match res {
         Ok(code) => code,
@@ -94,6 +98,24 @@ fn check(path: PathBuf) -> anyhow::Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::from(1))
         }
     }
+}
+
+/// One line from stdin (without its line end, surrounding whitespace kept out too), its
+/// digest to stdout. The key is never echoed.
+fn hash_key() -> anyhow::Result<std::process::ExitCode> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the key from standard input")?;
+    let key = line.trim();
+    if key.is_empty() {
+        anyhow::bail!("no key on standard input (e.g. `printf %s \"$KEY\" | tollgate hash-key`)");
+    }
+    println!(
+        "{}",
+        tollgate_filters::auth::format_key_hash(key.as_bytes())
+    );
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 fn tune(path: Option<PathBuf>, strict: bool) -> anyhow::Result<std::process::ExitCode> {

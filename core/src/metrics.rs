@@ -13,8 +13,11 @@ use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod auth;
 mod llm;
 mod tls;
+pub use auth::AuthFailures;
+mod ratelimit;
 pub use llm::{LlmFallbacks, LlmMetrics};
 pub use tls::{TlsFailure, TlsMetrics};
 
@@ -141,6 +144,12 @@ pub struct WorkerMetrics {
     llm: Mutex<Vec<Arc<LlmMetrics>>>,
     pub llm_fallbacks: Arc<LlmFallbacks>,
     pub tls: TlsMetrics,
+    /// Auth refusals by reason.
+    pub auth_failures: AuthFailures,
+    /// Per rate limit: decisions, exchanges with the shared budget, keys held.
+    rate_limits: Mutex<Vec<Arc<tollgate_filters::ratelimit::LimitCounters>>>,
+    /// This worker's link to the rate-limit Redis (cluster mode).
+    pub ratelimit_redis: Arc<crate::redis::RedisMetrics>,
 }
 
 impl WorkerMetrics {
@@ -321,6 +330,10 @@ pub fn render(workers: &[Arc<WorkerMetrics>], reloads: (u64, u64), uptime: Durat
     render_clusters(workers, w);
     tls::render(workers, w);
     llm::render(workers, w);
+    auth::render(workers, w);
+    tollgate_filters::guard::render_metrics(w);
+    ratelimit::render(workers, w);
+    crate::redis::metrics::render(workers, w);
 
     let _ = writeln!(
         w,

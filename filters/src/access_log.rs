@@ -6,15 +6,16 @@
 //! ```text
 //! {"time":"2025-01-02T03:04:05.678Z","client":"10.0.0.1:5123","method":"GET",
 //!  "path":"/v1/models?x=1","status":200,"bytes_in":120,"bytes_out":512,"route":"api",
-//!  "upstream":"10.0.0.9:8000","duration_ms":1.234,"upstream_connect_ms":0.051,
-//!  "upstream_first_byte_ms":1.002,"attempts":1,"error":null}
+//!  "consumer":"team-a","upstream":"10.0.0.9:8000","duration_ms":1.234,
+//!  "upstream_connect_ms":0.051,"upstream_first_byte_ms":1.002,"attempts":1,"error":null}
 //! ```
 //!
 //! `time` is when the request started, in UTC with milliseconds. Durations are in
 //! milliseconds, rounded to the microsecond; an unknown one is `null`. Strings are
 //! escaped per RFC 8259; a byte that is not part of valid UTF-8 (targets may carry
 //! obs-text) is written as `\u00XX`, its Latin-1 reading, so the line is always valid
-//! JSON and the byte's value is kept.
+//! JSON and the byte's value is kept. `consumer` is who the auth filter identified, or
+//! `null`; a credential the auth filter took out of the query is not in `path`.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -25,8 +26,9 @@ use tollgate_proto::h1::RequestHead;
 use crate::RequestCtx;
 
 /// Appends one JSON line (with trailing `\n`) describing the request to `out`: time
-/// (RFC 3339, UTC), client, method, path, status, bytes in and out, route, upstream,
-/// durations in milliseconds (total, upstream connect, upstream first byte), error.
+/// (RFC 3339, UTC), client, method, path, status, bytes in and out, route, consumer,
+/// upstream, durations in milliseconds (total, upstream connect, upstream first byte),
+/// error.
 pub fn write_line(ctx: &RequestCtx, head: &RequestHead, route: Option<&str>, out: &mut Vec<u8>) {
     let now = Instant::now();
     let started = SystemTime::now()
@@ -52,7 +54,11 @@ pub fn write_line_at(
     out.extend_from_slice(b",\"method\":");
     write_str(head.method_bytes(), out);
     out.extend_from_slice(b",\"path\":");
-    write_str(head.target_bytes(), out);
+    // A credential taken out of the query by the auth filter stays out of the log.
+    write_str(
+        ctx.log_target.as_deref().unwrap_or(head.target_bytes()),
+        out,
+    );
     // Writing into a Vec cannot fail.
     let _ = write!(
         out,
@@ -61,6 +67,11 @@ pub fn write_line_at(
     );
     match route {
         Some(r) => write_str(r.as_bytes(), out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"consumer\":");
+    match ctx.consumer_name() {
+        Some(c) => write_str(c.as_bytes(), out),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"upstream\":");

@@ -5,9 +5,12 @@
 //! costs no allocation here unless a filter must produce new bytes (a rewritten target, a
 //! local response). No state crosses cores and nothing here locks.
 
+use std::rc::Rc;
+
 use bytes::Bytes;
 use tollgate_proto::h1::RequestHead;
 
+use crate::auth::{self, AuthInputs, Identities};
 use crate::llm::{Dialect, ModelId};
 use crate::route::{Matcher, RouteConfig, Router};
 use crate::{access_log, cors, headers, respond, rewrite, Flow, LocalResponse, RequestCtx};
@@ -33,15 +36,23 @@ impl Invalid {
 }
 
 /// One concrete filter. Request-phase filters run in the order of the route's list; the
-/// list is built in a fixed order by [`Chain::build`]: CORS, request headers, rewrite,
-/// direct response, then response headers.
+/// list is built in a fixed order by [`Chain::build`]: CORS, auth, request headers,
+/// rewrite, direct response, then response headers.
 #[derive(Debug)]
 pub enum Filter {
     Cors(cors::Cors),
+    /// After CORS, so that a preflight (which carries no credentials) is answered first.
+    Auth(auth::RouteAuth),
     RequestHeaders(headers::HeaderFilter),
     Rewrite(rewrite::Rewrite),
     Respond(respond::Respond),
     ResponseHeaders(headers::HeaderFilter),
+    /// Guardrails on an LLM route's request body (`on_llm_body`).
+    Guard(crate::guard::Guard),
+    /// Rate limits; put on a route by [`crate::ratelimit::RateLimits::attach`] after the
+    /// chain is built, before a direct response (so after auth: limits key on the
+    /// consumer).
+    RateLimit(crate::ratelimit::RateLimitFilter),
 }
 
 impl Filter {
@@ -49,23 +60,24 @@ impl Filter {
     pub fn on_request_head(&self, ctx: &mut RequestCtx, head: &RequestHead) -> Flow {
         match self {
             Filter::Cors(f) => f.on_request_head(ctx, head),
+            Filter::Auth(f) => f.on_request_head(ctx, head),
             Filter::RequestHeaders(f) => f.on_request_head(ctx),
             Filter::Rewrite(f) => f.on_request_head(ctx, head),
             Filter::Respond(f) => f.on_request_head(ctx),
             Filter::ResponseHeaders(_) => Flow::Continue,
+            Filter::Guard(_) => Flow::Continue,
+            Filter::RateLimit(f) => f.on_request_head(ctx, head),
         }
     }
 
     /// LLM routes only: runs on the request body once it is read, before it is scanned
     /// for the model. A filter may edit the body (redaction) or refuse the request.
     #[inline]
-    pub fn on_llm_body(
-        &self,
-        _ctx: &mut RequestCtx,
-        _dialect: Dialect,
-        _body: &mut Vec<u8>,
-    ) -> Flow {
-        Flow::Continue
+    pub fn on_llm_body(&self, ctx: &mut RequestCtx, dialect: Dialect, body: &mut Vec<u8>) -> Flow {
+        match self {
+            Filter::Guard(g) => g.on_llm_body(ctx, dialect, body),
+            _ => Flow::Continue,
+        }
     }
 
     /// LLM routes only: runs once the model is known (and before any provider is
@@ -73,11 +85,15 @@ impl Filter {
     #[inline]
     pub fn on_llm_request(
         &self,
-        _ctx: &mut RequestCtx,
-        _head: &RequestHead,
-        _req: &LlmRequest<'_>,
+        ctx: &mut RequestCtx,
+        head: &RequestHead,
+        req: &LlmRequest<'_>,
     ) -> Flow {
-        Flow::Continue
+        match self {
+            Filter::Auth(f) => f.on_llm_request(ctx, req),
+            Filter::RateLimit(f) => f.on_llm_request(ctx, head, req),
+            _ => Flow::Continue,
+        }
     }
 
     /// Runs once the response status is known (from the upstream or a local response),
@@ -87,9 +103,21 @@ impl Filter {
         match self {
             Filter::ResponseHeaders(f) => f.on_response_head(ctx, status),
             Filter::Cors(_)
+            | Filter::Auth(_)
             | Filter::RequestHeaders(_)
             | Filter::Rewrite(_)
-            | Filter::Respond(_) => {}
+            | Filter::Respond(_)
+            | Filter::Guard(_)
+            | Filter::RateLimit(_) => {}
+        }
+    }
+
+    /// Runs when the request is over (every request, access log or not): rate limits
+    /// settle their admissions to the real cost and give concurrency permits back.
+    #[inline]
+    pub fn on_log(&self, ctx: &mut RequestCtx) {
+        if let Filter::RateLimit(f) = self {
+            f.on_log(ctx);
         }
     }
 }
@@ -142,6 +170,9 @@ pub enum BuildError {
         field: &'static str,
         message: String,
     },
+    /// Consumers or JWT issuers (`path` is the key path, e.g. `auth.jwt[0].jwks_file`).
+    #[error("{path}: {message}")]
+    Auth { path: String, message: String },
 }
 
 #[derive(Debug)]
@@ -151,17 +182,34 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// Compiles routes. `cluster_index` maps an upstream name to the core's cluster index.
+    /// Compiles routes with no consumers and no JWT issuers (a route with `auth` then
+    /// admits only anonymous requests, where it allows them). `cluster_index` maps an
+    /// upstream name to the core's cluster index.
     pub fn build(
         routes: &[RouteConfig],
         access_log: bool,
         cluster_index: &dyn Fn(&str) -> Option<usize>,
     ) -> Result<Chain, BuildError> {
+        Chain::build_with_auth(routes, &AuthInputs::default(), access_log, cluster_index)
+    }
+
+    /// Compiles routes, and the consumers and issuers their `auth` keys use (reading key
+    /// files and `env:` secrets now, once per build).
+    pub fn build_with_auth(
+        routes: &[RouteConfig],
+        auth: &AuthInputs<'_>,
+        access_log: bool,
+        cluster_index: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<Chain, BuildError> {
+        let ids = Rc::new(Identities::build(auth).map_err(|e| BuildError::Auth {
+            path: e.path,
+            message: e.message,
+        })?);
         let routes = routes
             .iter()
             .enumerate()
             .map(|(i, cfg)| {
-                build_route(i, cfg, cluster_index).map_err(|e| BuildError::Route {
+                build_route(i, cfg, cluster_index, &ids).map_err(|e| BuildError::Route {
                     route: i,
                     name: cfg.name.clone(),
                     field: e.field,
@@ -188,6 +236,49 @@ impl Chain {
         };
         for f in &self.router.routes[idx].filters {
             if let Flow::Respond(r) = f.on_request_head(ctx, head) {
+                return Flow::Respond(r);
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Runs the route's request-head filters again from its rate-limit filter on (the
+    /// ones before it passed already): after a wait for a pending exchange
+    /// ([`LimitCtx::await_exchange`](crate::ratelimit::LimitCtx::await_exchange)).
+    pub fn recheck_limits(&self, ctx: &mut RequestCtx, head: &RequestHead) -> Flow {
+        let Some(idx) = ctx.route else {
+            return Flow::Respond(no_route());
+        };
+        let filters = &self.router.routes[idx].filters;
+        let from = filters
+            .iter()
+            .position(|f| matches!(f, Filter::RateLimit(_)))
+            .unwrap_or(filters.len());
+        for f in &filters[from..] {
+            if let Flow::Respond(r) = f.on_request_head(ctx, head) {
+                return Flow::Respond(r);
+            }
+        }
+        Flow::Continue
+    }
+
+    /// [`Chain::recheck_limits`] for the LLM phase (`on_llm_request`).
+    pub fn recheck_llm_limits(
+        &self,
+        ctx: &mut RequestCtx,
+        head: &RequestHead,
+        req: &LlmRequest<'_>,
+    ) -> Flow {
+        let Some(idx) = ctx.route else {
+            return Flow::Continue;
+        };
+        let filters = &self.router.routes[idx].filters;
+        let from = filters
+            .iter()
+            .position(|f| matches!(f, Filter::RateLimit(_)))
+            .unwrap_or(filters.len());
+        for f in &filters[from..] {
+            if let Flow::Respond(r) = f.on_llm_request(ctx, head, req) {
                 return Flow::Respond(r);
             }
         }
@@ -235,8 +326,14 @@ impl Chain {
         }
     }
 
-    /// Appends the access log line for this request to `out` if the access log is on.
-    pub fn on_log(&self, ctx: &RequestCtx, head: &RequestHead, out: &mut Vec<u8>) {
+    /// Ends the request: the route's filters settle (see [`Filter::on_log`]), then the
+    /// access log line goes to `out` if the access log is on. Runs for every request.
+    pub fn on_log(&self, ctx: &mut RequestCtx, head: &RequestHead, out: &mut Vec<u8>) {
+        if let Some(r) = ctx.route {
+            for f in &self.router.routes[r].filters {
+                f.on_log(ctx);
+            }
+        }
         if self.access_log {
             let route = ctx.route.map(|r| self.router.routes[r].name.as_str());
             access_log::write_line(ctx, head, route, out);
@@ -260,6 +357,7 @@ fn build_route(
     idx: usize,
     cfg: &RouteConfig,
     cluster_index: &dyn Fn(&str) -> Option<usize>,
+    ids: &Rc<Identities>,
 ) -> Result<Route, Invalid> {
     let matcher = Matcher::compile(&cfg.matcher)?;
     let action = match (&cfg.upstream, &cfg.respond) {
@@ -289,9 +387,19 @@ fn build_route(
             ))
         }
     };
+    // Logs and metrics label requests by route name; an unnamed route gets its index.
+    let name = if cfg.name.is_empty() {
+        format!("route{idx}")
+    } else {
+        cfg.name.clone()
+    };
     let mut filters = Vec::new();
     if let Some(c) = &cfg.cors {
         filters.push(Filter::Cors(cors::Cors::compile(c)?));
+    }
+    if let Some(a) = &cfg.auth {
+        let f = auth::RouteAuth::compile(a, ids, &name, cfg.llm.is_some())?;
+        filters.push(Filter::Auth(f));
     }
     if let Some(f) = headers::HeaderFilter::compile(&cfg.request_headers, "request_headers")? {
         filters.push(Filter::RequestHeaders(f));
@@ -303,15 +411,16 @@ fn build_route(
     if let Some(r) = &cfg.respond {
         filters.push(Filter::Respond(respond::Respond::compile(r)?));
     }
+    if let Some(g) = &cfg.guard {
+        if cfg.llm.is_none() {
+            let msg = "a guard works on LLM routes only (llm = {...})";
+            return Err(Invalid::new("guard", msg));
+        }
+        filters.push(Filter::Guard(crate::guard::Guard::compile(g)?));
+    }
     if let Some(f) = headers::HeaderFilter::compile(&cfg.response_headers, "response_headers")? {
         filters.push(Filter::ResponseHeaders(f));
     }
-    // Logs and metrics label requests by route name; an unnamed route gets its index.
-    let name = if cfg.name.is_empty() {
-        format!("route{idx}")
-    } else {
-        cfg.name.clone()
-    };
     Ok(Route {
         name,
         matcher,

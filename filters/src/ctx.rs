@@ -2,6 +2,7 @@
 //! reallocated) between keep-alive requests.
 
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -53,6 +54,16 @@ pub struct RequestCtx {
     pub attempts: u32,
     /// What the LLM layer learned (on LLM routes).
     pub llm: LlmCtx,
+    /// Who is calling, once the route's auth filter identified them (`None` on routes
+    /// without `auth`). Read it through [`RequestCtx::consumer_name`] and friends.
+    pub consumer: Option<Rc<crate::auth::Consumer>>,
+    /// Why the auth filter refused the request, for `tollgate_auth_failures_total`.
+    pub auth_failure: Option<&'static str>,
+    /// The request-target the access log writes instead of the request's own (the auth
+    /// filter took a credential out of its query).
+    pub log_target: Option<Bytes>,
+    /// Rate-limit admissions, settled by `on_log`.
+    pub limits: crate::ratelimit::LimitCtx,
 }
 
 /// An LLM request as the LLM layer saw it: filled in as it goes, read by later filters
@@ -82,6 +93,8 @@ pub struct LlmCtx {
     pub fallbacks: u32,
     /// Why the last move happened.
     pub fallback_reason: Option<&'static str>,
+    /// Placeholders the route's guard put in the prompt, for restoring the answer.
+    pub redactions: crate::guard::Redactions,
 }
 
 impl LlmCtx {
@@ -99,6 +112,7 @@ impl LlmCtx {
         self.ttft = None;
         self.fallbacks = 0;
         self.fallback_reason = None;
+        self.redactions.clear();
     }
 }
 
@@ -121,6 +135,10 @@ impl RequestCtx {
             error: None,
             attempts: 0,
             llm: LlmCtx::default(),
+            consumer: None,
+            auth_failure: None,
+            log_target: None,
+            limits: crate::ratelimit::LimitCtx::default(),
         }
     }
 
@@ -140,5 +158,37 @@ impl RequestCtx {
         self.error = None;
         self.attempts = 0;
         self.llm.reset();
+        self.consumer = None;
+        self.auth_failure = None;
+        self.log_target = None;
+        self.limits.reset();
+    }
+}
+
+/// The consumer, for limits, logs and other filters. An anonymous request (a route with
+/// `anonymous = true`, no credential) has the consumer `anonymous`, which has no group:
+/// limits per consumer key it by `ctx.client.ip()` instead of its name.
+impl RequestCtx {
+    /// The consumer's name; `None` before (or without) authentication.
+    pub fn consumer_name(&self) -> Option<&str> {
+        self.consumer.as_deref().map(|c| c.name.as_str())
+    }
+
+    /// The consumer's group; `None` without a consumer or when it has no group.
+    pub fn consumer_group(&self) -> Option<&str> {
+        self.consumer.as_deref().and_then(|c| c.group())
+    }
+
+    /// Whether the request came without credentials on a route that admits that.
+    pub fn consumer_is_anonymous(&self) -> bool {
+        self.consumer.as_deref().is_some_and(|c| c.is_anonymous())
+    }
+
+    /// Whether the consumer may use `model` (a model name or alias); true without a
+    /// consumer or for one with no model list.
+    pub fn consumer_allows_model(&self, model: &str) -> bool {
+        self.consumer
+            .as_deref()
+            .is_none_or(|c| c.allows_model(model))
     }
 }

@@ -13,8 +13,10 @@
 //! core flushes.
 
 pub mod access_log;
+pub mod auth;
 mod chain;
 pub mod cors;
+pub mod guard;
 mod ctx;
 pub mod headers;
 pub mod llm;

@@ -113,7 +113,14 @@ impl Rewrite {
 
     pub fn on_request_head(&self, ctx: &mut RequestCtx, head: &RequestHead) -> Flow {
         let target = RequestTarget::of(head);
-        if let Some(new) = self.rewrite(target.path, target.query) {
+        // The auth filter (earlier in the chain) may have taken a credential out of the
+        // query: keep its query, not the request's.
+        let edited = ctx.request_edits.target.clone();
+        let query = match &edited {
+            Some(t) => &t[memchr::memchr(b'?', t).unwrap_or(t.len())..],
+            None => target.query,
+        };
+        if let Some(new) = self.rewrite(target.path, query) {
             ctx.request_edits.target = Some(new);
         }
         Flow::Continue

@@ -55,6 +55,12 @@ pub struct RouteConfig {
     pub respond: Option<RespondConfig>,
     #[serde(default)]
     pub llm: Option<crate::llm::RouteLlmConfig>,
+    /// Guardrails on an LLM route (`guard = { ... }`): caps, prompt rules, redaction.
+    #[serde(default)]
+    pub guard: Option<crate::guard::GuardConfig>,
+    /// Who may call the route (`auth = { ... }`); `None`: anyone, unidentified.
+    #[serde(default)]
+    pub auth: Option<crate::auth::RouteAuthConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]

@@ -14,8 +14,11 @@
 //!   responses, streams, errors), simd-json body parsing, and raw-byte routing helpers.
 //! - [`tokens`]: a fast token-count estimate (no allocation) with its measured error
 //!   against the `cl100k_base` and `o200k_base` tokenizers.
+//! - [`resp`]: RESP2 (Redis) commands and a bounded, incremental reply decoder, for the
+//!   cluster-mode rate limits.
 
 pub mod h1;
 pub mod llm;
+pub mod resp;
 pub mod sse;
 pub mod tokens;

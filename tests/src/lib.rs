@@ -15,7 +15,9 @@
 //! - [`python`]: the Python scripts in `tests/py/` (the official LLM SDKs) run from the
 //!   virtualenv that `scripts/install-test-deps.sh` makes;
 //! - [`tls`]: certificates made in the test (a CA and the leaves it signs) and a blocking
-//!   rustls client that shows the certificate it was served.
+//!   rustls client that shows the certificate it was served;
+//! - [`RedisServer`]: a real `redis-server` on a free loopback port (cluster-mode rate
+//!   limits), with a minimal client to read keys and pause or flush it.
 
 pub mod client;
 mod gateway;
@@ -23,8 +25,10 @@ pub mod llm;
 mod mock;
 pub mod python;
 pub mod tls;
+mod redis;
 mod upstream;
 
 pub use gateway::{bin, free_port, Gateway};
 pub use mock::Mock;
+pub use redis::{RedisReply, RedisServer};
 pub use upstream::{Paced, Recorded, Reply, StreamEnd, StreamOutcome, Upstream};

@@ -29,6 +29,15 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     #[serde(default)]
     pub llm: tollgate_filters::llm::LlmConfig,
+    /// Who may call the gateway (`[[consumers]]`), with their API-key digests.
+    #[serde(default)]
+    pub consumers: Vec<tollgate_filters::auth::ConsumerConfig>,
+    /// JWT issuers (`[[auth.jwt]]`).
+    #[serde(default)]
+    pub auth: tollgate_filters::auth::AuthConfig,
+    /// Request, concurrency, token and spend limits (`[rate_limits]`).
+    #[serde(default)]
+    pub rate_limits: tollgate_filters::ratelimit::RateLimitConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -485,6 +494,18 @@ impl Default for Retry {
             budget_min: 10,
             budget_window: Dur::secs(10),
             on_status: vec![502, 503],
+        }
+    }
+}
+
+impl Config {
+    /// What the chain's auth filters are built from: consumers, issuers, and the LLM
+    /// models (so a consumer allowed a model may use its aliases).
+    pub fn auth_inputs(&self) -> tollgate_filters::auth::AuthInputs<'_> {
+        tollgate_filters::auth::AuthInputs {
+            consumers: &self.consumers,
+            auth: &self.auth,
+            models: &self.llm.models,
         }
     }
 }

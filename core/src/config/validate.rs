@@ -29,9 +29,13 @@
 //! - Header transforms and direct responses may not touch framing or hop-by-hop headers
 //!   (`Content-Length`, `Transfer-Encoding`, `Connection`, ...): the proxy owns those.
 
+mod auth;
 mod clusters;
+mod guard;
 mod llm;
 mod locate;
+mod ratelimit;
+mod ratelimit_redis;
 mod routes;
 mod server;
 mod syntax;
@@ -105,6 +109,15 @@ fn check_and_locate(
     clusters::check(&mut issues, &config.clusters);
     routes::check(&mut issues, &mut config.routes, &config.clusters);
     llm::check(&mut issues, &config.llm, &config.clusters, &config.routes);
+    guard::check(&mut issues, &config.routes);
+    auth::check(&mut issues, &config);
+    ratelimit::check(
+        &mut issues,
+        &config.rate_limits,
+        &config.routes,
+        &config.llm,
+    );
+    ratelimit_redis::check(&mut issues, &config.rate_limits);
     if issues.0.is_empty() {
         return Ok(config);
     }
@@ -168,6 +181,9 @@ fn deserialize_error(text: &str, origin: &str, e: &toml::de::Error) -> ConfigErr
 /// Rewrites serde's Rust-flavoured wording ("expected usize") into the user's terms.
 fn humanize_serde(message: &str) -> String {
     let message = message.trim().replace('\n', " ");
+    if message.contains("untagged enum RuleConfig") {
+        return "a guard rule is \"REGEX\" or { name = \"NAME\", pattern = \"REGEX\" }".into();
+    }
     if message.contains("untagged enum EndpointSpec") {
         return "an endpoint is \"host:port\" or { address = \"host:port\", weight = N }, \
                 with no other keys"

@@ -185,7 +185,13 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
         stream: req.stream,
         body: &req.body,
     };
-    if let Flow::Respond(resp) = cc.chain.on_llm_request(&mut c.ctx, &c.head, &info) {
+    let mut flow = cc.chain.on_llm_request(&mut c.ctx, &c.head, &info);
+    if c.ctx.limits.await_exchange {
+        let again = |ctx: &mut _| cc.chain.recheck_llm_limits(ctx, &c.head, &info);
+        flow = crate::redis::recheck_after_exchange(cc.redis.as_deref(), &mut c.ctx, flow, again)
+            .await;
+    }
+    if let Flow::Respond(resp) = flow {
         return local(c, cc, &resp, keep).await;
     }
     let started = c.ctx.started;
@@ -631,8 +637,10 @@ async fn whole(
     outcome: &mut Outcome,
 ) -> RelayResult {
     let body = match account::whole_response(req.api, client, provider, body, id, created) {
-        Ok((body, usage)) => {
+        Ok((mut body, usage)) => {
             outcome.usage = usage;
+            // The guard's placeholders back to the originals, when it asked for that.
+            tollgate_filters::guard::restore_in_place(&c.ctx.llm.redactions, &mut body);
             body
         }
         Err(message) => {
@@ -663,6 +671,7 @@ async fn models(
     let names: Vec<&str> = router
         .listed_models()
         .filter(|m| route.models.is_empty() || route.models.iter().any(|r| r == m))
+        .filter(|m| c.ctx.consumer_allows_model(m))
         .collect();
     let body = if c.head.header("anthropic-version").is_some() {
         let data: Vec<serde_json::Value> = names

@@ -339,6 +339,8 @@ async fn write_head(
 }
 
 async fn write_chunk(c: &mut ClientConn, chunked: bool, data: &mut Vec<u8>) -> std::io::Result<()> {
+    // The guard's placeholders back to the originals (best effort: not across writes).
+    tollgate_filters::guard::restore_in_place(&c.ctx.llm.redactions, data);
     c.out.clear();
     if chunked {
         c.out

@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use tollgate_filters::ratelimit::RateLimitShared;
+
 use crate::config::Config;
 use crate::metrics::WorkerMetrics;
 use crate::tls::{ResumptionStore, TlsSet};
@@ -36,6 +38,9 @@ pub struct Generation {
     pub llm: Arc<tollgate_filters::llm::LlmShared>,
     /// Certificates, keys and trust read from the config's TLS files (read only).
     pub tls: TlsSet,
+    /// The budgets of the rate limits (one in-process cell per limit), carried over to
+    /// the next generation for every limit that did not change.
+    pub rate_limits: Arc<RateLimitShared>,
 }
 
 #[derive(Debug)]
@@ -59,8 +64,10 @@ impl Control {
         let resumption = ResumptionStore::default();
         let tls = TlsSet::load(&config, &resumption)?;
         let clusters = ClusterShared::build_all(&config);
+        let cores = u32::try_from(super::worker_cpus(&config).len()).unwrap_or(u32::MAX);
         let gen = Generation {
             id: 1,
+            rate_limits: Arc::new(RateLimitShared::new(&config.rate_limits, cores)),
             llm: Arc::new(tollgate_filters::llm::LlmShared::new(&config.llm)),
             config: Arc::new(config),
             clusters,
@@ -94,7 +101,8 @@ impl Control {
 
     /// Installs a new, already validated config, reading its TLS files again (a renewed
     /// certificate is picked up here). Cluster tables whose endpoints did not change are
-    /// carried over so health state survives a reload. Nothing changes on an error.
+    /// carried over so health state survives a reload, and so are the budgets of rate
+    /// limits that did not change. Nothing changes on an error.
     pub fn install(&self, config: Config) -> Result<(), String> {
         let tls = TlsSet::load(&config, &self.resumption)?;
         let mut cur = lock(&self.current);
@@ -102,6 +110,10 @@ impl Control {
         let id = cur.id + 1;
         *cur = Arc::new(Generation {
             id,
+            rate_limits: Arc::new(RateLimitShared::rebuild(
+                &config.rate_limits,
+                &cur.rate_limits,
+            )),
             llm: Arc::new(tollgate_filters::llm::LlmShared::new(&config.llm)),
             config: Arc::new(config),
             clusters,

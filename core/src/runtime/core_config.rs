@@ -5,15 +5,18 @@
 //! generation on its tick. Requests hold an `Rc` to the one they started on and finish
 //! on it; the next request on a keep-alive connection picks up the new one.
 
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tollgate_filters::llm::LlmRouter;
+use tollgate_filters::ratelimit::{RateLimits, RemoteExchange};
 use tollgate_filters::Chain;
 use tollgate_proto::h1::HeadLimits;
 
 use crate::config::{Config, Forwarding};
 use crate::metrics::{LlmFallbacks, LlmMetrics, RouteMetrics, WorkerMetrics};
+use crate::redis::{LinkLimit, RedisLink, RedisSettings};
 use crate::runtime::control::Generation;
 use crate::tls::ServerTls;
 use crate::upstream::Cluster;
@@ -38,6 +41,11 @@ pub struct CoreConfig {
     pub llm_fallbacks: Arc<LlmFallbacks>,
     /// Each listener's address and its TLS on this core (`None`: plain).
     pub listener_tls: Vec<(String, Option<ServerTls>)>,
+    /// This core's rate limits for this generation (`None` without limits); the worker's
+    /// limit timer ticks them.
+    pub rate_limits: Option<Rc<RateLimits>>,
+    /// Cluster mode: this core's link to the rate-limit Redis for this generation.
+    pub redis: Option<Rc<RedisLink>>,
 }
 
 impl CoreConfig {
@@ -48,9 +56,42 @@ impl CoreConfig {
     ) -> anyhow::Result<CoreConfig> {
         let cfg = &gen.config;
         let names: Vec<&str> = cfg.clusters.iter().map(|c| c.name.as_str()).collect();
-        let chain = Chain::build(&cfg.routes, !cfg.access_log.path.is_empty(), &|n| {
-            names.iter().position(|c| *c == n)
-        })?;
+        // Consumers and JWT keys (key files, `env:` secrets) are loaded here, once per
+        // core and config generation.
+        let chain = Chain::build_with_auth(
+            &cfg.routes,
+            &cfg.auth_inputs(),
+            !cfg.access_log.path.is_empty(),
+            &|n| names.iter().position(|c| *c == n),
+        )?;
+        // This core's limits for this generation, over the generation's shared budgets;
+        // their filters go on the routes they apply to (after auth, before a response).
+        // Cluster mode: every limit exchanges through this core's link to Redis (one
+        // connection per core and generation); its task hands the answers back.
+        let redis = match &cfg.rate_limits.redis {
+            Some(r) if !cfg.rate_limits.limits.is_empty() => Some(RedisLink::new(
+                RedisSettings::from_config(r).map_err(|e| anyhow::anyhow!(e))?,
+                LinkLimit::all(&cfg.rate_limits),
+                metrics.ratelimit_redis.clone(),
+            )),
+            _ => None,
+        };
+        let link = redis.clone();
+        let rate_limits = RateLimits::build(
+            &cfg.rate_limits,
+            &gen.rate_limits,
+            &cfg.llm,
+            &|name| metrics.rate_limit(name),
+            &move |_, _| link.clone().map(|l| -> Rc<dyn RemoteExchange> { l }),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let (Some(link), Some(rl)) = (&redis, &rate_limits) {
+            crate::redis::spawn(link.clone(), Rc::downgrade(rl));
+        }
+        let mut chain = chain;
+        if let Some(rl) = &rate_limits {
+            rl.attach(&mut chain);
+        }
         let mut clusters = Vec::with_capacity(cfg.clusters.len());
         for (i, (c, shared)) in cfg.clusters.iter().zip(gen.clusters.iter()).enumerate() {
             let tls = match gen.tls.clusters.get(i).and_then(Option::as_ref) {
@@ -118,6 +159,8 @@ impl CoreConfig {
             llm_metrics,
             llm_fallbacks: metrics.llm_fallbacks.clone(),
             listener_tls,
+            rate_limits,
+            redis,
             config: cfg.clone(),
         })
     }

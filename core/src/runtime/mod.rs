@@ -8,6 +8,7 @@
 pub mod control;
 mod core_config;
 pub mod driver;
+mod limits;
 mod listener;
 mod logsink;
 pub mod notify;
@@ -87,7 +88,9 @@ pub fn reload(control: &Control) -> Result<u64, String> {
     };
     let names: Vec<&str> = cfg.clusters.iter().map(|c| c.name.as_str()).collect();
     if let Err(e) =
-        tollgate_filters::Chain::build(&cfg.routes, false, &|n| names.iter().position(|c| *c == n))
+        tollgate_filters::Chain::build_with_auth(&cfg.routes, &cfg.auth_inputs(), false, &|n| {
+            names.iter().position(|c| *c == n)
+        })
     {
         control.note_failed_reload();
         return Err(e.to_string());

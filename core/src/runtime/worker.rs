@@ -1,7 +1,8 @@
 //! A worker: one thread, pinned to one CPU, running one monoio runtime. It binds its own
 //! SO_REUSEPORT listeners, accepts and serves connections, and runs a housekeeping tick
 //! that picks up new config generations, syncs cluster health, flushes the access log
-//! and drives draining.
+//! and drives draining, and a rate-limit timer ([`super::limits`]) that reconciles the
+//! core's limits with their shared budgets every `rate_limits.sync.interval`.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -243,6 +244,7 @@ async fn worker_main(
     for (l, max, bound) in listeners {
         monoio::spawn(accept_loop(l, max, bound, worker.clone()));
     }
+    monoio::spawn(super::limits::run(worker.clone()));
     let _ = ready.send(Ok(()));
     drop(ready);
 

@@ -192,7 +192,14 @@ async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> Next {
         write_error(c, cc, ProxyError::BodyTooLarge, true).await;
         Next::Close
     } else {
-        match cc.chain.on_request_head(&mut c.ctx, &c.head) {
+        let mut flow = cc.chain.on_request_head(&mut c.ctx, &c.head);
+        if c.ctx.limits.await_exchange {
+            let again = |ctx: &mut _| cc.chain.recheck_limits(ctx, &c.head);
+            flow =
+                crate::redis::recheck_after_exchange(cc.redis.as_deref(), &mut c.ctx, flow, again)
+                    .await;
+        }
+        match flow {
             Flow::Respond(resp) => {
                 let keep = keep && discard_buffered_body(c);
                 if write_local(c, cc, &resp, !keep).await && keep {
@@ -230,9 +237,13 @@ async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> Next {
         .map(|r| &cc.route_metrics[r])
         .unwrap_or(&cc.unrouted);
     rm.record(c.ctx.status, now - started);
+    if let Some(reason) = c.ctx.auth_failure {
+        w.metrics.auth_failures.note(reason);
+    }
+    // Every request ends here, logged or not: rate limits settle in `on_log`.
+    cc.chain
+        .on_log(&mut c.ctx, &c.head, &mut w.log_buf.borrow_mut());
     if cc.chain.access_log {
-        cc.chain
-            .on_log(&c.ctx, &c.head, &mut w.log_buf.borrow_mut());
         w.flush_log(false);
     }
     next

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use super::*;
 use crate::testing::{ctx, req};
 
-const FIELDS: [&str; 14] = [
+const FIELDS: [&str; 15] = [
     "time",
     "client",
     "method",
@@ -14,6 +14,7 @@ const FIELDS: [&str; 14] = [
     "bytes_in",
     "bytes_out",
     "route",
+    "consumer",
     "upstream",
     "duration_ms",
     "upstream_connect_ms",
@@ -69,6 +70,7 @@ fn a_proxied_request() {
         "bytes_in": 321,
         "bytes_out": 4096,
         "route": "chat",
+        "consumer": null,
         "upstream": "[2001:db8::9]:8000",
         "duration_ms": 1234.567,
         "upstream_connect_ms": 0.051,

@@ -19,6 +19,7 @@ fn chain(json: &str) -> Chain {
 fn build_err(json: &str) -> (usize, &'static str) {
     match Chain::build(&routes(json), false, &clusters) {
         Err(BuildError::Route { route, field, .. }) => (route, field),
+        Err(e @ BuildError::Auth { .. }) => panic!("{e}"),
         Ok(_) => panic!("built: {json}"),
     }
 }
@@ -26,10 +27,13 @@ fn build_err(json: &str) -> (usize, &'static str) {
 fn kinds(route: &Route) -> Vec<&'static str> {
     let kind = |f: &Filter| match f {
         Filter::Cors(_) => "cors",
+        Filter::Auth(_) => "auth",
         Filter::RequestHeaders(_) => "request_headers",
         Filter::Rewrite(_) => "rewrite",
         Filter::Respond(_) => "respond",
         Filter::ResponseHeaders(_) => "response_headers",
+        Filter::Guard(_) => "guard",
+        Filter::RateLimit(_) => "rate_limit",
     };
     route.filters.iter().map(kind).collect()
 }
@@ -197,9 +201,9 @@ fn logs_only_when_enabled() {
     let mut cx = ctx();
     on.on_request_head(&mut cx, &h);
     let mut out = Vec::new();
-    off.on_log(&cx, &h, &mut out);
+    off.on_log(&mut cx, &h, &mut out);
     assert!(out.is_empty());
-    on.on_log(&cx, &h, &mut out);
+    on.on_log(&mut cx, &h, &mut out);
     let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(line["route"], "r");
 }

@@ -69,11 +69,23 @@ pub trait SharedCell {
     /// answers later lets a core keep part of its allowance during the round trip.
     const IMMEDIATE: bool;
 
+    /// [`SharedCell::IMMEDIATE`] for this value: a cell that is one of several kinds
+    /// (an enum over an in-process and a remote cell) says which it is.
+    #[inline]
+    fn is_immediate(&self) -> bool {
+        Self::IMMEDIATE
+    }
+
     fn exchange(&self, ex: &Exchange) -> Reply;
 }
 
 impl<T: SharedCell> SharedCell for Arc<T> {
     const IMMEDIATE: bool = T::IMMEDIATE;
+
+    #[inline]
+    fn is_immediate(&self) -> bool {
+        (**self).is_immediate()
+    }
 
     #[inline]
     fn exchange(&self, ex: &Exchange) -> Reply {

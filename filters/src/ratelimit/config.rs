@@ -1,5 +1,5 @@
-//! Config of rate limits (serde), compiled into [`LimitSpec`]s. Not wired into the
-//! gateway's config yet; the shape it will take:
+//! Config of rate limits (serde): the `[rate_limits]` table of the gateway's config,
+//! compiled into [`LimitSpec`]s (one per limit, per process):
 //!
 //! ```toml
 //! [rate_limits.sync]
@@ -11,6 +11,7 @@
 //! per = ["consumer", "model"]
 //! limit = 100000
 //! window = "1m"
+//! routes = ["llm"]
 //! ```
 
 use std::fmt;
@@ -21,14 +22,38 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::spec::{max_allowance, FailMode, Kind, LimitSpec, MAX_LIMIT};
 use crate::headers::field_name;
 
+mod redis;
+pub use redis::{
+    key_char, parse_address as parse_redis_address, resolve_secret, KeySecret, RedisConfig,
+};
+
 /// The `[rate_limits]` table: tuning shared by every limit, and the limits.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
+    /// Add `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (of the limit
+    /// closest to running out) to admitted responses too, not only to 429s.
+    #[serde(default = "yes")]
+    pub response_headers: bool,
     #[serde(default)]
     pub sync: SyncConfig,
     #[serde(default)]
     pub limits: Vec<LimitConfig>,
+    /// Cluster mode: the global budgets live in this Redis, shared by every instance
+    /// that points at it (see [`RedisConfig`]). Without it they live in the process.
+    #[serde(default)]
+    pub redis: Option<RedisConfig>,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            response_headers: true,
+            sync: SyncConfig::default(),
+            limits: Vec::new(),
+            redis: None,
+        }
+    }
 }
 
 /// How cores reconcile with the shared budget.
@@ -125,6 +150,10 @@ pub struct LimitConfig {
     /// Overrides `sync.on_unavailable` for this limit.
     #[serde(default)]
     pub on_unavailable: Option<FailMode>,
+    /// The routes (by name) the limit applies to; empty: every route. Token and spend
+    /// limits, and any limit `per` model, apply on LLM routes only.
+    #[serde(default)]
+    pub routes: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -207,7 +236,8 @@ impl LimitConfig {
 }
 
 impl SyncConfig {
-    fn check(&self) -> Result<(), (&'static str, String)> {
+    /// Checks the ranges; the error names the key (`sync.interval`, ...) and says why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
         if !(1..=1_000).contains(&self.interval.0) {
             return Err(("sync.interval", "must be 1ms to 1s".into()));
         }

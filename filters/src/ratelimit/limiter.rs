@@ -7,7 +7,7 @@
 //! of an admission go into a vector the caller owns and reuses, so a check allocates
 //! nothing once the vector and the key maps are warm.
 
-use super::cell::SharedCell;
+use super::cell::{Exchange, Grant, SharedCell};
 use super::key::LimitKey;
 use super::shard::{Shard, ShardStats};
 use super::spec::{Denial, Kind, Quota};
@@ -161,6 +161,33 @@ impl<C: SharedCell> Limiter<C> {
         for s in &mut self.shards {
             s.tick(now);
         }
+    }
+
+    /// Hands a remote cell's answer to the limit that asked ([`Shard::complete`]).
+    pub fn complete(&mut self, limit: LimitId, ex: &Exchange, grant: Option<Grant>, now: u64) {
+        self.shards[usize::from(limit.0)].complete(ex, grant, now);
+    }
+
+    /// Whether an exchange of `limit` for `key` is out ([`Shard::awaiting`]).
+    pub fn awaiting(&mut self, limit: LimitId, key: LimitKey) -> bool {
+        self.shards
+            .get_mut(usize::from(limit.0))
+            .is_some_and(|s| s.awaiting(key))
+    }
+
+    /// Gives back everything every limit holds on this core ([`Shard::release_all`]).
+    pub fn release_all(&mut self, now: u64) {
+        for s in &mut self.shards {
+            s.release_all(now);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shards.is_empty()
     }
 }
 

@@ -129,6 +129,15 @@
 //! in the common case. Calls per hot key are at most `M · N / I` per second for `M`
 //! instances (plus the dry exchanges above), whatever the request rate.
 //!
+//! When a core holds nothing for a key and its exchange is out ([`Shard::awaiting`]),
+//! the limit's policy decides: failing closed, the request is refused here and the
+//! gateway may wait for the answer and ask again ([`LimitCtx::await_exchange`]; the
+//! wait is the connection driver's, `core/src/redis/`); failing open, the shard admits
+//! on credit: the balance goes below zero by at most `max(a_max, cost)` while the last
+//! answer left budget, and the debt is pushed with the answer. The credit adds at most
+//! `a_max` per core and key to the bounds below (B1 then holds only up to `M · N ·
+//! a_max`).
+//!
 //! Across `M` instances B1 still holds (Redis hands out grants atomically, and a core
 //! keeps at most its `want`). B2 gains a term for the round trip `RTT`: a debt waits
 //! for an exchange already out (`<= RTT`), then travels to Redis (`RTT/2`), and what
@@ -143,29 +152,63 @@
 //! it with a simulated store). Clock skew between instances moves their window
 //! boundaries by the skew; keep clocks synchronised (NTP).
 //!
-//! Not here: consumers and credentials, the Redis connection, and the filter that
-//! builds keys from a request and maps a [`Denial`] to a 429 (later work, which uses
-//! [`LimitConfig`] and [`Limiter`]).
+//! # In the gateway
 //!
-//! No I/O and no clock here: every function takes `now` (ms since the Unix epoch).
+//! `[rate_limits]` of the config is a [`RateLimitConfig`]. The control plane builds a
+//! [`RateLimitShared`] per config generation (the key hasher and one in-process cell
+//! per limit; a reload carries the cell of every limit that did not change, so budgets
+//! survive it). Each worker compiles its own [`RateLimits`] from it: a [`Limiter`]
+//! over [`LimitCell`]s (in-process, or a remote cell the core crate provides through
+//! [`RemoteExchange`]), which puts a [`RateLimitFilter`] on every route a limit applies
+//! to, and which the worker's limit timer ticks every sync interval. `gate.rs` holds
+//! the phases (request head; `on_llm_request` for token, spend and per-model limits;
+//! the settle in `on_log`, which runs for every request) and the keys, `reserve.rs` the
+//! LLM reservations and settles, `answer.rs` the 429 and its fields.
+//!
+//! The bounds above, for an operator, in one line each (`N` workers, `k` =
+//! `sync.share_divisor`, `a_max = max(1, ⌊L / (N·k)⌋)`):
+//!
+//! ```text
+//! requests, concurrency, reservations never exceeded   over-admission 0 (B1)
+//! charges after the fact (tokens, spend), one instance <= N · a_max units (B2)
+//! while a reloaded generation still serves requests    <= (N + N_old) · a_max
+//! M instances sharing Redis                            <= M · N · a_max + T(2 · RTT)
+//! ```
+//!
+//! `T(2·RTT)` is what the cluster admits in two Redis round trips: with a round trip
+//! under half the sync interval (0.1-1 ms on a LAN against the default 5 ms), less
+//! than one sync interval's traffic across the instances.
+//!
+//! No I/O here, and no clock below the filter: the filter reads the clock once per
+//! phase ([`unix_ms`]) and every function below it takes `now` (ms since the Unix
+//! epoch).
 
+mod answer;
 mod bucket;
 mod cell;
 mod config;
+mod counters;
+mod gate;
 mod in_process;
 mod key;
 mod limiter;
 mod lru;
 pub mod redis;
+mod reserve;
 mod shard;
+mod shared;
 mod spec;
 #[cfg(test)]
 mod tests;
 
 pub use cell::{exchange_budget, Exchange, Grant, Reply, SharedCell};
+pub use config::{key_char, parse_redis_address, resolve_secret, KeySecret, RedisConfig};
 pub use config::{InvalidLimit, KeyPart, LimitConfig, RateLimitConfig, Span, SyncConfig};
+pub use counters::{CounterValues, LimitCounters};
+pub use gate::{unix_ms, LimitCtx, RateLimitFilter, RateLimits};
 pub use in_process::InProcessCell;
 pub use key::{KeyBuilder, KeyHasher, LimitKey};
 pub use limiter::{Ask, LimitId, Limiter, Refused, Ticket, Usage};
 pub use shard::{Admitted, Shard, ShardStats};
+pub use shared::{LimitCell, RateLimitShared, RemoteExchange, RemoteFor};
 pub use spec::{max_allowance, Denial, DenyReason, FailMode, Kind, LimitSpec, Quota, MAX_LIMIT};

@@ -110,7 +110,7 @@ impl<C: SharedCell> Shard<C> {
             if !wait {
                 exchange(spec, cell, stats, b, key, now, cost);
             }
-            if !b.try_take(spec, cost) {
+            if !b.try_take(spec, cost) && !credit(spec, b, cost) {
                 stats.refused += 1;
                 return Err(refusal(spec, b, now));
             }
@@ -195,6 +195,30 @@ impl<C: SharedCell> Shard<C> {
         }
     }
 
+    /// Whether an exchange for `key` is out (a remote cell's round trip): a refusal of
+    /// a fail-closed limit may turn into an admission once it is answered, so a caller
+    /// that can wait for the answer may ask again then.
+    pub fn awaiting(&mut self, key: LimitKey) -> bool {
+        self.buckets.get_mut(key).is_some_and(|b| b.in_flight)
+    }
+
+    /// Gives back everything this core holds for every key, and forgets the keys: the
+    /// shard is being replaced (a new config generation) or dropped.
+    pub fn release_all(&mut self, now: u64) {
+        let Shard {
+            spec,
+            cell,
+            buckets,
+            dirty,
+            stats,
+        } = self;
+        while let Some((key, b)) = buckets.oldest() {
+            flush(spec, cell, stats, b, key, now);
+            buckets.remove(key);
+        }
+        dirty.clear();
+    }
+
     /// The answer to an exchange that a remote cell took as [`Reply::Pending`]; `None`
     /// when the store could not answer. Debt charged while the exchange was out is
     /// pushed at once.
@@ -248,6 +272,25 @@ impl<C: SharedCell> Shard<C> {
     }
 }
 
+/// A fail-open limit whose exchange is out (a remote cell's round trip) admits on
+/// credit rather than refuse or wait: the balance goes below zero, by at most
+/// `max(a_max, cost)`, while the last answer left budget. The debt is pushed as soon as
+/// the answer comes ([`Shard::complete`]), so Redis counts every unit. What this adds
+/// to the over-admission bound (at most `a_max` per core and key, once the budget runs
+/// out) is in the module doc.
+fn credit(spec: &LimitSpec, b: &mut Bucket, cost: i64) -> bool {
+    let room = b.in_flight
+        && spec.fail == FailMode::Open
+        && !b.starved
+        && !b.cell_down
+        && b.taken_seen < spec.limit
+        && b.balance - cost >= -spec.max_allowance.max(cost);
+    if room {
+        b.balance -= cost;
+    }
+    room
+}
+
 fn mark_dirty(b: &mut Bucket, key: LimitKey, dirty: &mut Vec<LimitKey>) {
     if !b.dirty {
         b.dirty = true;
@@ -266,7 +309,7 @@ fn exchange<C: SharedCell>(
     cost: i64,
 ) {
     // A remote cell answers after a round trip: keep what is likely to be used meanwhile.
-    let ex = b.plan(spec, key, now, cost, !C::IMMEDIATE);
+    let ex = b.plan(spec, key, now, cost, !cell.is_immediate());
     stats.exchanges += 1;
     match cell.exchange(&ex) {
         Reply::Ready(g) => b.apply(spec, &ex, g),

@@ -439,9 +439,12 @@ respond = {}
 /// passes must never fail later at start-up or reload.
 fn assert_chain_builds(config: &Config, what: &str) {
     let names: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
-    let built = tollgate_filters::Chain::build(&config.routes, true, &|n| {
-        names.iter().position(|c| *c == n)
-    });
+    let built = tollgate_filters::Chain::build_with_auth(
+        &config.routes,
+        &config.auth_inputs(),
+        true,
+        &|n| names.iter().position(|c| *c == n),
+    );
     if let Err(e) = built {
         panic!("{what}: validation passed but the chain does not build: {e}");
     }

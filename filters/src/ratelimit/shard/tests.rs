@@ -229,3 +229,82 @@ fn a_remote_cell_answers_later_and_the_core_keeps_serving() {
         DenyReason::Unavailable
     );
 }
+
+#[test]
+fn a_fail_open_remote_limit_admits_on_credit_during_the_round_trip() {
+    let mut spec = LimitSpec::new(Kind::Requests, 40, 60_000, 1);
+    spec.fail = FailMode::Open;
+    spec.max_allowance = 4;
+    let later = Later {
+        sent: RefCell::default(),
+        inner: InProcessCell::new(64),
+    };
+    let mut s = Shard::new(spec, later);
+    let answer = |s: &mut Shard<Later>, now: u64| {
+        let sent: Vec<Exchange> = s.cell.sent.borrow_mut().drain(..).collect();
+        for ex in sent {
+            let Reply::Ready(g) = s.cell.inner.exchange(&ex) else {
+                panic!()
+            };
+            s.complete(&ex, Some(g), now);
+        }
+    };
+    // A cold key is admitted at once, on credit, up to a_max while its exchange is out.
+    for _ in 0..4 {
+        assert!(s.admit(K, 1, 0).is_ok());
+    }
+    assert!(s.awaiting(K));
+    assert_eq!(s.admit(K, 1, 0).unwrap_err().reason, DenyReason::Exhausted);
+    // The answer covers part of the debt; the rest is pushed at once, so the store
+    // counts every admitted unit.
+    answer(&mut s, 1);
+    answer(&mut s, 1);
+    assert_eq!(s.cell.inner.exchange(&probe()), Reply::Ready(grant(4)));
+    // Once an answer says the budget is spent, no more credit.
+    let mut admitted = 4;
+    for t in 2..400 {
+        if s.admit(K, 1, t).is_ok() {
+            admitted += 1;
+        }
+        answer(&mut s, t);
+        s.tick(t);
+        answer(&mut s, t);
+    }
+    assert!(admitted <= 40 + 4, "{admitted} admitted");
+    assert!(admitted >= 40 - 4, "{admitted} admitted");
+    // Fail closed: no credit, the request is refused while the exchange is out.
+    let mut spec = LimitSpec::new(Kind::Requests, 40, 60_000, 1);
+    spec.fail = FailMode::Closed;
+    let mut c = Shard::new(
+        spec,
+        Later {
+            sent: RefCell::default(),
+            inner: InProcessCell::new(64),
+        },
+    );
+    assert!(c.admit(K, 1, 0).is_err());
+    assert!(c.awaiting(K));
+}
+
+/// An exchange of nothing, to read a key's `taken` from the store.
+fn probe() -> Exchange {
+    Exchange {
+        key: K,
+        epoch: 0,
+        limit: 40,
+        returned: 0,
+        charged: 0,
+        want: 0,
+        prev_returned: 0,
+        spans_prev: false,
+        expires_at_ms: 120_000,
+    }
+}
+
+fn grant(taken: i64) -> Grant {
+    Grant {
+        epoch: 0,
+        granted: 0,
+        taken,
+    }
+}

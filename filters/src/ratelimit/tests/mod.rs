@@ -1,7 +1,9 @@
 //! Tests of the whole rate limiter: property tests of the bounds (`props`), seeded
 //! scenarios (`scenarios`), instances over a remote cell with round trips (`remote`),
-//! real threads over one cell (`threads`); props and scenarios run on `sim`.
+//! real threads over one cell (`threads`), fail-open credit over a remote cell
+//! (`credit`); props and scenarios run on `sim`.
 
+mod credit;
 mod props;
 mod remote;
 mod scenarios;

@@ -23,7 +23,7 @@ use std::fmt;
 use std::ops::Range;
 
 use scan::skip_ws;
-pub use scan::{Member, Members, MAX_DEPTH};
+pub use scan::{skip_value, Member, Members, MAX_DEPTH};
 
 /// Why a body could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
