@@ -24,8 +24,8 @@ mod gateway;
 pub mod llm;
 mod mock;
 pub mod python;
-pub mod tls;
 mod redis;
+pub mod tls;
 mod upstream;
 
 pub use gateway::{bin, free_port, Gateway};
