@@ -152,35 +152,40 @@ pub async fn relay(
         } else {
             commit.first_deadline.min(commit.deadline)
         };
-        let left = limit.saturating_duration_since(t0);
-        let got = if watch_client {
-            monoio::select! {
-                r = src.next() => Some(r),
-                _ = c.stream.readable(false) => None,
-                _ = monoio::time::sleep(left) => Some(Err(BodyFail::Timeout)),
+        let deadline = monoio::time::sleep(limit.saturating_duration_since(t0));
+        let mut deadline = std::pin::pin!(deadline);
+        // The provider read stays pinned across a client wake-up: dropping it would
+        // cancel a read the kernel may already have filled, losing the provider's bytes.
+        // Only the readiness wait on the client (which consumes nothing) and the timer
+        // are dropped and made again.
+        let mut next = std::pin::pin!(src.next());
+        let got = loop {
+            if !watch_client {
+                break monoio::select! {
+                    r = &mut next => r,
+                    _ = &mut deadline => Err(BodyFail::Timeout),
+                };
             }
-        } else {
-            monoio::select! {
-                r = src.next() => Some(r),
-                _ = monoio::time::sleep(left) => Some(Err(BodyFail::Timeout)),
+            let woke = monoio::select! {
+                r = &mut next => Some(r),
+                _ = c.stream.readable(false) => None,
+                _ = &mut deadline => Some(Err(BodyFail::Timeout)),
+            };
+            match woke {
+                Some(r) => break r,
+                // The client sent something: end of stream (gone), or a pipelined
+                // request, which stays in the buffer for after this response.
+                None => match read_more(&mut c.stream, &mut c.buf, grow).await {
+                    Ok(0) | Err(_) => return RelayEnd::ClientGone,
+                    Ok(_) => watch_client = false,
+                },
             }
         };
         timing.upstream_wait += t0.elapsed();
         let piece = match got {
-            None => {
-                // The client sent something: end of stream (gone), or a pipelined
-                // request, which stays in the buffer for after this response.
-                match read_more(&mut c.stream, &mut c.buf, grow).await {
-                    Ok(0) | Err(_) => return RelayEnd::ClientGone,
-                    Ok(_) => {
-                        watch_client = false;
-                        continue;
-                    }
-                }
-            }
-            Some(Ok(Some(p))) => p,
-            Some(Ok(None)) => break (conv.finish(&mut pending), "stream_error"),
-            Some(Err(e)) => {
+            Ok(Some(p)) => p,
+            Ok(None) => break (conv.finish(&mut pending), "stream_error"),
+            Err(e) => {
                 let m = format!("the provider's stream failed: {}", e.reason());
                 break (Step::Error(m), e.reason());
             }
