@@ -44,7 +44,27 @@ pub struct Gateway {
 impl Gateway {
     /// Starts `tollgate run` with `config`, in which `{port}` and `{admin}` are replaced
     /// by free ports and `{dir}` by a scratch directory. Waits until it serves.
+    ///
+    /// A port found free can be taken by another process before the gateway binds it
+    /// (tests run in parallel, benchmarks open thousands of connections): a start that
+    /// fails with "Address already in use" is tried again on fresh ports, twice.
     pub fn start(config: &str) -> Gateway {
+        for _ in 0..2 {
+            let mut g = Gateway::spawn(config);
+            match g.try_ready() {
+                Ok(()) => return g,
+                Err(log) if log.contains("Address already in use") => continue,
+                Err(log) => panic!("{log}"),
+            }
+        }
+        let mut g = Gateway::spawn(config);
+        if let Err(log) = g.try_ready() {
+            panic!("{log}");
+        }
+        g
+    }
+
+    fn spawn(config: &str) -> Gateway {
         let dir = std::env::temp_dir().join(format!(
             "tollgate-e2e-{}-{}",
             std::process::id(),
@@ -70,33 +90,32 @@ impl Gateway {
             .stderr(log)
             .spawn()
             .expect("spawn tollgate");
-        let mut g = Gateway {
+        Gateway {
             child,
             port,
             admin_port,
             config_path,
             log_path,
             dir,
-        };
-        g.wait_ready();
-        g
+        }
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until the gateway serves; on failure, what went wrong with its log.
+    fn try_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("tollgate exited early ({status}):\n{}", self.log());
+                return Err(format!("tollgate exited early ({status}):\n{}", self.log()));
             }
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!(
+        Err(format!(
             "tollgate did not start listening within 10 s:\n{}",
             self.log()
-        );
+        ))
     }
 
     pub fn addr(&self) -> String {
