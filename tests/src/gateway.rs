@@ -107,7 +107,11 @@ impl Gateway {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("tollgate exited early ({status}):\n{}", self.log()));
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            // Every worker has bound its listener once "tollgate ready" is logged; before
+            // that, the first worker alone may take the test's first connections.
+            if self.log().contains("tollgate ready")
+                && TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));

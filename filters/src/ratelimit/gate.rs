@@ -57,7 +57,7 @@ use super::limiter::{Ask, LimitId, Limiter, Ticket};
 use super::reserve::{usage_of, Estimate};
 use super::shard::{Shard, ShardStats};
 use super::shared::{LimitCell, RateLimitShared, RemoteFor};
-use super::spec::{FailMode, Kind, Quota};
+use super::spec::{Kind, Quota};
 use crate::chain::{Filter, LlmRequest, RouteAction};
 use crate::llm::{Dialect, LlmConfig, ModelId, Price};
 use crate::{Chain, Flow, RequestCtx};
@@ -457,11 +457,12 @@ impl RateLimitFilter {
                 let m = &rl.limits[usize::from(refused.limit.0)];
                 let ask = asks.iter().find(|a| a.limit == refused.limit);
                 let cost = ask.map_or(0, |a| a.cost);
-                // Fail closed, nothing held, the answer on its way: the driver may wait.
-                let fail_closed = limiter.shard(refused.limit).spec().fail == FailMode::Closed;
-                ctx.limits.await_exchange = fail_closed
-                    && !ctx.limits.no_wait
-                    && ask.is_some_and(|a| limiter.awaiting(a.limit, a.key));
+                // Nothing held (and, failing open, the credit used up) with the answer on
+                // its way: the driver may wait for it rather than refuse a key whose
+                // global budget may well have room. A cell known to be down answers at
+                // once, so then nothing is awaited and the limit's fail mode decides.
+                ctx.limits.await_exchange =
+                    !ctx.limits.no_wait && ask.is_some_and(|a| limiter.awaiting(a.limit, a.key));
                 if !ctx.limits.await_exchange {
                     m.counters.refused();
                 }
