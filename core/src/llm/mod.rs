@@ -368,7 +368,11 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
                 } else {
                     let wait = a.first;
                     let t = Instant::now();
-                    monoio::time::sleep(wait).await;
+                    // A zero wait must not sleep: monoio's timer would round it up to
+                    // its next 1 ms tick.
+                    if !wait.is_zero() {
+                        monoio::time::sleep(wait).await;
+                    }
                     outcome.timing.upstream_wait += t.elapsed();
                     whole(
                         c,

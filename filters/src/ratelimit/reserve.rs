@@ -3,10 +3,12 @@
 //! The reservation of a token or spend limit with `reserve = true` is the prompt's
 //! estimate plus the most the answer may use:
 //!
-//! - prompt: [`tollgate_proto::tokens::estimate`] over the whole request body, in the
-//!   vocabulary of the model's name. The JSON around the text (keys, quotes, roles)
-//!   counts too, so the estimate runs a little above the prompt: the settle at the end
-//!   gives the difference back.
+//! - prompt: a token per 4 bytes of the whole request body. English text runs close to
+//!   that (the estimator's tables in proto/src/tokens), and the JSON around the text
+//!   (keys, quotes, roles) counts too, so the reservation runs a little above the prompt:
+//!   the settle at the end gives the difference back. The byte count is free, where the
+//!   estimator's pass over the body was the largest cost of a token limit's admission
+//!   (bench/RESULTS.md, "Auth and rate limits: overhead").
 //! - answer: the body's top-level `max_completion_tokens`, else `max_tokens`, else
 //!   `max_output_tokens` (OpenAI's newer name, Anthropic's required one, the Responses
 //!   API's); 0 when none is given (only the prompt is reserved then, and the rest is
@@ -22,7 +24,6 @@
 //! after admission) cost nothing.
 
 use tollgate_proto::llm::raw::{Member, Members};
-use tollgate_proto::tokens::{estimate, Vocab};
 
 use super::limiter::Usage;
 use super::spec::{Kind, MAX_LIMIT};
@@ -37,9 +38,9 @@ pub(crate) struct Estimate {
 }
 
 impl Estimate {
-    pub fn of(body: &[u8], model: &str) -> Estimate {
+    pub fn of(body: &[u8], _model: &str) -> Estimate {
         Estimate {
-            prompt: estimate(body, Vocab::for_model(model)),
+            prompt: (body.len() as u64).div_ceil(4),
             max_output: max_output_tokens(body).unwrap_or(0),
         }
     }
