@@ -11,8 +11,12 @@
 //!   (`compare.sh --scenario runtimes`).
 //! - [`report`] and the `bench-report` binary: medians, ratios and the Markdown tables
 //!   of a compare.sh run.
+//! - [`llm_report`] and the `llm-report` binary: the tables of an `llm.sh` run (the LLM
+//!   gateway's overhead over calling the provider directly, and the cost of holding many
+//!   SSE streams).
 //!
 //! Nothing here is used by the gateway itself.
 
+pub mod llm_report;
 pub mod proxy_loop;
 pub mod report;
