@@ -336,6 +336,10 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
         };
 
         let mut outcome = Outcome::new(t_send);
+        // Connecting, sending and waiting for the provider's head is provider time too.
+        if let Attempt::Upstream(..) = res {
+            outcome.timing.upstream_wait += t_send.elapsed();
+        }
         let conv = || {
             new_converter(
                 &req,
@@ -350,7 +354,11 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
         let next = match res {
             Attempt::Failed(f) => {
                 router.end(cand.deployment);
-                router.failed(cand.deployment, Instant::now(), None);
+                // A full pool is our own limit, not the provider's failure: cooling the
+                // deployment down for it would refuse every client for the cool-down.
+                if f != UpFail::PoolFull {
+                    router.failed(cand.deployment, Instant::now(), None);
+                }
                 tracing::debug!(deployment = %dep.label, reason = f.reason(), "llm attempt failed");
                 last = Some(Failure {
                     status: f.status(),

@@ -163,7 +163,10 @@ pub async fn send(
             return Err((UpFail::Closed, Some(ep)));
         }
         match read_head(&mut up, resp, limits, grow, deadline).await {
-            Ok(()) => return Ok(up),
+            Ok(()) => {
+                cluster.report_success(ep);
+                return Ok(up);
+            }
             Err((UpFail::Closed, false)) if up.reused => {
                 fresh_only = true;
                 continue;
