@@ -29,6 +29,9 @@ use crate::server::conn::ClientConn;
 use crate::server::io::{read_more, write_vec};
 use crate::upstream::UpConn;
 
+/// How long a provider may stay silent before the client is watched for leaving too.
+const QUIET: Duration = Duration::from_millis(20);
+
 /// Where the provider's bytes come from.
 pub enum Source<'a> {
     Upstream {
@@ -160,11 +163,19 @@ pub async fn relay(
         // are dropped and made again.
         let mut next = std::pin::pin!(src.next());
         let got = loop {
-            if !watch_client {
-                break monoio::select! {
-                    r = &mut next => r,
-                    _ = &mut deadline => Err(BodyFail::Timeout),
-                };
+            // A provider that answers within `QUIET` is read without watching the
+            // client: arming and cancelling a readiness poll on the client per event
+            // costs more the more streams are open (bench/RESULTS.md), and a client that
+            // left is then found by the next write failing. Only a provider that keeps
+            // quiet longer gets the client watched too, so a client leaving during a
+            // long pause is still noticed at once.
+            let quick = monoio::select! {
+                r = &mut next => Some(r),
+                _ = &mut deadline => Some(Err(BodyFail::Timeout)),
+                _ = monoio::time::sleep(QUIET), if watch_client => None,
+            };
+            if let Some(r) = quick {
+                break r;
             }
             let woke = monoio::select! {
                 r = &mut next => Some(r),
