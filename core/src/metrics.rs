@@ -302,28 +302,13 @@ pub fn render(workers: &[Arc<WorkerMetrics>], reloads: (u64, u64), uptime: Durat
     );
     let _ = writeln!(w, "# TYPE tollgate_request_duration_seconds histogram");
     for (name, buckets, sum_us) in hists {
-        let name = escape_label(name);
-        let mut cum = 0u64;
-        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-            cum += buckets[i];
-            let _ = writeln!(
-                w,
-                "tollgate_request_duration_seconds_bucket{{route=\"{name}\",le=\"{le}\"}} {cum}"
-            );
-        }
-        cum += buckets[16];
-        let _ = writeln!(
+        let labels = format!("route=\"{}\"", escape_label(name));
+        write_histogram(
             w,
-            "tollgate_request_duration_seconds_bucket{{route=\"{name}\",le=\"+Inf\"}} {cum}"
-        );
-        let _ = writeln!(
-            w,
-            "tollgate_request_duration_seconds_sum{{route=\"{name}\"}} {}",
-            sum_us as f64 / 1e6
-        );
-        let _ = writeln!(
-            w,
-            "tollgate_request_duration_seconds_count{{route=\"{name}\"}} {cum}"
+            "tollgate_request_duration_seconds",
+            &labels,
+            &buckets,
+            sum_us,
         );
     }
 
@@ -354,6 +339,20 @@ pub fn render(workers: &[Arc<WorkerMetrics>], reloads: (u64, u64), uptime: Durat
     let _ = writeln!(w, "# TYPE tollgate_uptime_seconds gauge");
     let _ = writeln!(w, "tollgate_uptime_seconds {:.3}", uptime.as_secs_f64());
     out
+}
+
+/// One histogram's series (cumulative buckets, `+Inf`, sum, count) for one label set,
+/// from the non-cumulative bucket counts of [`Histogram::merge_into`].
+fn write_histogram(w: &mut String, name: &str, labels: &str, buckets: &[u64; 17], sum_us: u64) {
+    let mut cum = 0u64;
+    for (count, le) in buckets.iter().zip(LATENCY_BUCKETS.iter()) {
+        cum += count;
+        let _ = writeln!(w, "{name}_bucket{{{labels},le=\"{le}\"}} {cum}");
+    }
+    cum += buckets[16];
+    let _ = writeln!(w, "{name}_bucket{{{labels},le=\"+Inf\"}} {cum}");
+    let _ = writeln!(w, "{name}_sum{{{labels}}} {}", sum_us as f64 / 1e6);
+    let _ = writeln!(w, "{name}_count{{{labels}}} {cum}");
 }
 
 fn render_clusters(workers: &[Arc<WorkerMetrics>], w: &mut String) {

@@ -10,7 +10,7 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
-use super::{escape_label, Counter, Histogram, WorkerMetrics, LATENCY_BUCKETS};
+use super::{escape_label, write_histogram, Counter, Histogram, WorkerMetrics};
 
 #[derive(Debug, Default)]
 pub struct LlmMetrics {
@@ -225,15 +225,7 @@ pub fn render(workers: &[Arc<WorkerMetrics>], w: &mut String) {
         let _ = writeln!(w, "# HELP {name} {help}\n# TYPE {name} histogram");
         for m in &merged {
             let (buckets, sum_us) = &m.hists[k];
-            let mut cum = 0u64;
-            for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-                cum += buckets[i];
-                let _ = writeln!(w, "{name}_bucket{{{},le=\"{le}\"}} {cum}", m.labels);
-            }
-            cum += buckets[16];
-            let _ = writeln!(w, "{name}_bucket{{{},le=\"+Inf\"}} {cum}", m.labels);
-            let _ = writeln!(w, "{name}_sum{{{}}} {}", m.labels, *sum_us as f64 / 1e6);
-            let _ = writeln!(w, "{name}_count{{{}}} {cum}", m.labels);
+            write_histogram(w, name, &m.labels, buckets, *sum_us);
         }
     }
     let name = "tollgate_llm_fallbacks_total";
