@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tollgate_filters::llm::{cooldown_from_headers, LlmRouter, ProviderKind, RouteLlmConfig};
 use tollgate_filters::{Flow, LlmRequest, LocalResponse};
-use tollgate_proto::h1::{BodyFraming, Method};
+use tollgate_proto::h1::Method;
 
 use self::account::Outcome;
 use self::api::{error_response, json_type, translate_error_body, Api, Dialect};
@@ -740,20 +740,10 @@ async fn answer(
     local(c, cc, &resp, keep).await
 }
 
-/// True when the request has no body left unread in the socket (it was read, or it is
-/// all buffered and skipped here).
+/// True when the request has no body left unread in the socket: it was read here, or it
+/// is all buffered and skipped as for any local answer.
 fn body_consumed(c: &mut ClientConn) -> bool {
-    if c.ctx.bytes_received > c.head.buf.len() as u64 {
-        return true;
-    }
-    match c.head.framing {
-        BodyFraming::None | BodyFraming::Length(0) => true,
-        BodyFraming::Length(n) if (n as usize) <= c.buf.len() => {
-            bytes::Buf::advance(&mut c.buf, n as usize);
-            true
-        }
-        _ => false,
-    }
+    c.ctx.bytes_received > c.head.buf.len() as u64 || crate::server::h1::discard_buffered_body(c)
 }
 
 async fn local(c: &mut ClientConn, cc: &CoreConfig, resp: &LocalResponse, keep: bool) -> Next {

@@ -251,7 +251,7 @@ async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> Next {
 
 /// A request answered locally must have its body consumed to keep the connection in
 /// sync. If the whole body is already buffered, skip it; otherwise the connection closes.
-fn discard_buffered_body(c: &mut ClientConn) -> bool {
+pub(crate) fn discard_buffered_body(c: &mut ClientConn) -> bool {
     match c.head.framing {
         BodyFraming::None => true,
         BodyFraming::Length(n) if (n as usize) <= c.buf.len() => {

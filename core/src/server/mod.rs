@@ -12,7 +12,7 @@
 pub(crate) mod body;
 pub(crate) mod conn;
 mod error;
-mod h1;
+pub(crate) mod h1;
 pub(crate) mod io;
 pub(crate) mod local;
 mod proxy;
