@@ -84,6 +84,8 @@ pub struct Converter {
     finish_seen: bool,
     done: bool,
     scratch: Vec<u8>,
+    /// One choice's new text, joined for the estimate (kept across events).
+    text: String,
     anthropic_events: Vec<StreamEvent>,
     openai_items: Vec<OpenAiStreamItem>,
 }
@@ -163,6 +165,7 @@ impl Converter {
             finish_seen: false,
             done: false,
             scratch: Vec::new(),
+            text: String::new(),
             anthropic_events: Vec::new(),
             openai_items: Vec::new(),
         }
@@ -173,6 +176,16 @@ impl Converter {
             self.estimated_output += estimate(text.as_bytes(), self.vocab);
             self.content_events += 1;
         }
+    }
+
+    /// Counts one choice's new text (content, tool-call names and arguments) joined into
+    /// one piece, as a tokenizer would see it, in a buffer kept across events.
+    fn count_pieces<'a>(&mut self, pieces: impl IntoIterator<Item = &'a str>) {
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        pieces.into_iter().for_each(|p| text.push_str(p));
+        self.count_text(&text);
+        self.text = text;
     }
 
     /// One dispatched event: `kind` is its `event` field, `data` its data, `raw` its
@@ -212,22 +225,16 @@ impl Converter {
                     if ch.finish_reason.is_some() {
                         self.finish_seen = true;
                     }
-                    let mut text = String::new();
-                    if let Some(t) = &ch.text {
-                        text.push_str(t);
-                    }
-                    if let Some(d) = &ch.delta {
-                        if let Some(t) = &d.content {
-                            text.push_str(t);
-                        }
-                        for call in d.tool_calls.iter().flatten() {
-                            if let Some(f) = &call.function {
-                                text.push_str(f.name.as_deref().unwrap_or(""));
-                                text.push_str(f.arguments.as_deref().unwrap_or(""));
-                            }
-                        }
-                    }
-                    self.count_text(&text);
+                    let delta = ch.delta.as_ref();
+                    let calls = delta
+                        .and_then(|d| d.tool_calls.as_deref())
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|c| c.function.as_ref())
+                        .flat_map(|f| [f.name.as_deref(), f.arguments.as_deref()])
+                        .flatten();
+                    let content = delta.and_then(|d| d.content.as_deref());
+                    self.count_pieces(ch.text.as_deref().into_iter().chain(content).chain(calls));
                 }
                 if !(usage_only && strip_usage) {
                     out.extend_from_slice(raw);
@@ -315,14 +322,15 @@ impl Converter {
                     if ch.finish_reason.is_some() {
                         self.finish_seen = true;
                     }
-                    let mut text = ch.delta.content.clone().unwrap_or_default();
-                    for call in ch.delta.tool_calls.iter().flatten() {
-                        if let Some(f) = &call.function {
-                            text.push_str(f.name.as_deref().unwrap_or(""));
-                            text.push_str(f.arguments.as_deref().unwrap_or(""));
-                        }
-                    }
-                    self.count_text(&text);
+                    let calls = ch
+                        .delta
+                        .tool_calls
+                        .iter()
+                        .flatten()
+                        .filter_map(|c| c.function.as_ref())
+                        .flat_map(|f| [f.name.as_deref(), f.arguments.as_deref()])
+                        .flatten();
+                    self.count_pieces(ch.delta.content.as_deref().into_iter().chain(calls));
                 }
                 let Mode::ToAnthropic(t) = &mut self.mode else {
                     unreachable!("matched above")
