@@ -84,6 +84,10 @@ impl<V> LruMap<V> {
     }
 
     /// The entry for `key`, marked most recently used.
+    pub fn contains(&self, key: LimitKey) -> bool {
+        self.index.contains_key(&key)
+    }
+
     pub fn get_touch(&mut self, key: LimitKey) -> Option<&mut V> {
         let i = *self.index.get(&key)?;
         if self.head != i {

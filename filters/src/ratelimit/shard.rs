@@ -89,8 +89,6 @@ impl<C: SharedCell> Shard<C> {
                 quota.reset_after_ms,
             ));
         }
-        let b = self.bucket(key, now);
-        b.demand = b.demand.saturating_add(cost.max(1));
         let Shard {
             spec,
             cell,
@@ -98,8 +96,8 @@ impl<C: SharedCell> Shard<C> {
             dirty,
             stats,
         } = self;
-        // Invariant: `bucket` just inserted or found the key.
-        let b = buckets.get_mut(key).expect("bucket present");
+        let b = bucket(spec, cell, stats, buckets, key, now);
+        b.demand = b.demand.saturating_add(cost.max(1));
         mark_dirty(b, key, dirty);
         if !b.try_take(spec, cost) {
             let recent = now.saturating_sub(b.last_exchange) < spec.sync_interval_ms;
@@ -138,7 +136,6 @@ impl<C: SharedCell> Shard<C> {
         if amount == 0 {
             return;
         }
-        self.bucket(key, now);
         let Shard {
             spec,
             cell,
@@ -146,7 +143,7 @@ impl<C: SharedCell> Shard<C> {
             dirty,
             stats,
         } = self;
-        let b = buckets.get_mut(key).expect("bucket present");
+        let b = bucket(spec, cell, stats, buckets, key, now);
         mark_dirty(b, key, dirty);
         if b.charge(spec, epoch, amount) && !b.in_flight {
             exchange(spec, cell, stats, b, key, now, 0);
@@ -242,34 +239,36 @@ impl<C: SharedCell> Shard<C> {
             }
         }
     }
+}
 
-    /// The key's bucket, made (evicting the least recently used key if the map is full)
-    /// and moved to the window in force.
-    fn bucket(&mut self, key: LimitKey, now: u64) -> &mut Bucket {
-        let Shard {
-            spec,
-            cell,
-            buckets,
-            stats,
-            ..
-        } = self;
-        let epoch = spec.epoch(now);
-        if buckets.get_touch(key).is_none() {
-            while buckets.len() >= spec.max_keys_per_core.max(1) {
-                let Some((old, b)) = buckets.oldest() else {
-                    break;
-                };
-                flush(spec, cell, stats, b, old, now);
-                buckets.remove(old);
-                stats.evicted += 1;
-            }
-            buckets.insert(key, Bucket::new(epoch, now));
+/// The key's bucket, made most recently used (inserted, evicting the least recently used
+/// key past `max_keys_per_core`, when new), rolled to the current window. Takes the
+/// shard's fields apart so the caller can go on using the others with the bucket.
+fn bucket<'a, C: SharedCell>(
+    spec: &LimitSpec,
+    cell: &C,
+    stats: &mut ShardStats,
+    buckets: &'a mut LruMap<Bucket>,
+    key: LimitKey,
+    now: u64,
+) -> &'a mut Bucket {
+    let epoch = spec.epoch(now);
+    if !buckets.contains(key) {
+        while buckets.len() >= spec.max_keys_per_core.max(1) {
+            let Some((old, b)) = buckets.oldest() else {
+                break;
+            };
+            flush(spec, cell, stats, b, old, now);
+            buckets.remove(old);
+            stats.evicted += 1;
         }
-        let b = buckets.get_mut(key).expect("bucket present");
-        b.roll(spec, epoch);
-        b.last_use = now;
-        b
+        buckets.insert(key, Bucket::new(epoch, now));
     }
+    // Invariant: found or just inserted.
+    let b = buckets.get_touch(key).expect("bucket present");
+    b.roll(spec, epoch);
+    b.last_use = now;
+    b
 }
 
 /// A fail-open limit whose exchange is out (a remote cell's round trip) admits on
