@@ -20,6 +20,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod h2;
 pub mod llm;
 pub mod metrics;
 pub mod redis;

@@ -14,10 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod auth;
+mod h2;
 mod llm;
 mod tls;
 pub use auth::AuthFailures;
 mod ratelimit;
+pub use h2::{H2Error, H2Metrics};
 pub use llm::{LlmFallbacks, LlmMetrics};
 pub use tls::{TlsFailure, TlsMetrics};
 
@@ -144,6 +146,7 @@ pub struct WorkerMetrics {
     llm: Mutex<Vec<Arc<LlmMetrics>>>,
     pub llm_fallbacks: Arc<LlmFallbacks>,
     pub tls: TlsMetrics,
+    pub h2: H2Metrics,
     /// Auth refusals by reason.
     pub auth_failures: AuthFailures,
     /// Per rate limit: decisions, exchanges with the shared budget, keys held.
@@ -314,6 +317,7 @@ pub fn render(workers: &[Arc<WorkerMetrics>], reloads: (u64, u64), uptime: Durat
 
     render_clusters(workers, w);
     tls::render(workers, w);
+    h2::render(workers, w);
     llm::render(workers, w);
     auth::render(workers, w);
     tollgate_filters::guard::render_metrics(w);

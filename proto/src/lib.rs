@@ -8,6 +8,8 @@
 //! - [`h1`]: HTTP/1.1 request and response heads (zero copy: spans into the original
 //!   bytes), the RFC 9112 §6 framing rules, the chunked-body scanner and the head
 //!   serialiser that applies filter edits.
+//! - [`h2`]: HTTP/2 glue: the connection preface and a frame-header scanner that
+//!   counts a client's control frames against flood budgets (the h2 crate does the rest).
 //! - [`sse`]: the `text/event-stream` scanner (WHATWG rules, event by event, zero copy
 //!   for events inside one read) and writer.
 //! - [`llm`]: OpenAI and Anthropic API schemas, translation between them (requests,
@@ -18,6 +20,7 @@
 //!   cluster-mode rate limits.
 
 pub mod h1;
+pub mod h2;
 pub mod llm;
 pub mod resp;
 pub mod sse;

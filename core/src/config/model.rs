@@ -20,6 +20,8 @@ pub struct Config {
     #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
+    pub http2: Http2,
+    #[serde(default)]
     pub forwarding: Forwarding,
     #[serde(default)]
     pub access_log: AccessLog,
@@ -117,6 +119,11 @@ pub struct Listener {
     /// TLS termination; without it the listener speaks plain HTTP.
     #[serde(default)]
     pub tls: Option<ListenerTls>,
+    /// Cleartext HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3) on a plain listener:
+    /// a connection that opens with the HTTP/2 preface speaks HTTP/2, any other
+    /// HTTP/1.1. Over TLS, HTTP/2 is chosen by ALPN instead (`tls.alpn`).
+    #[serde(default)]
+    pub h2c: bool,
 }
 
 /// TLS on a listener. Certificate, key and CA files are PEM, read when the config is
@@ -134,8 +141,9 @@ pub struct ListenerTls {
     /// With `client_ca`: whether a client without a certificate is refused.
     #[serde(default)]
     pub client_auth: ClientAuth,
-    /// ALPN protocols offered, in preference order; `[]` offers none.
-    #[serde(default = "default_alpn")]
+    /// ALPN protocols offered, in preference order; `[]` offers none. `h2` serves
+    /// HTTP/2, anything else HTTP/1.1. Default `["h2", "http/1.1"]`.
+    #[serde(default = "default_listener_alpn")]
     pub alpn: Vec<String>,
     /// Time from accept to the end of the handshake; a client that takes longer (or
     /// says nothing) is closed.
@@ -184,6 +192,9 @@ pub enum TlsVersion {
 fn default_alpn() -> Vec<String> {
     vec!["http/1.1".into()]
 }
+fn default_listener_alpn() -> Vec<String> {
+    vec!["h2".into(), "http/1.1".into()]
+}
 fn default_handshake_timeout() -> Dur {
     Dur::secs(10)
 }
@@ -199,6 +210,118 @@ fn default_backlog() -> u32 {
 }
 fn default_max_connections() -> usize {
     10_000
+}
+
+/// HTTP/2 (RFC 9113) on client connections: protocol limits and flood guards. Every
+/// client connection speaking HTTP/2 gets these; the defaults follow what nginx,
+/// Envoy and the h2 crate ship, tightened where they are loose.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http2 {
+    /// Streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    pub max_concurrent_streams: u32,
+    /// Largest decoded header list (SETTINGS_MAX_HEADER_LIST_SIZE), in bytes; over it
+    /// the stream is refused (431), and a header block far over it closes the connection.
+    pub max_header_list_size: u32,
+    /// Largest frame payload we accept (SETTINGS_MAX_FRAME_SIZE), 16384..16777215.
+    pub max_frame_size: u32,
+    /// Receive window of each stream (SETTINGS_INITIAL_WINDOW_SIZE): request body bytes
+    /// a client may send ahead of the gateway reading them.
+    pub stream_window: u32,
+    /// Receive window of the whole connection: bounds the request body bytes buffered
+    /// for all its streams together.
+    pub connection_window: u32,
+    /// Response bytes buffered per stream ahead of the client's flow-control window.
+    pub max_send_buffer: usize,
+    /// Streams a client may reset before the gateway accepted them; more at once is
+    /// a Rapid Reset attack (CVE-2023-44487): GOAWAY ENHANCE_YOUR_CALM.
+    pub max_pending_accept_resets: usize,
+    /// Streams the gateway may reset for the client's protocol errors on one
+    /// connection; more is MadeYouReset (CVE-2025-8671): GOAWAY ENHANCE_YOUR_CALM.
+    pub max_local_error_resets: usize,
+    /// Longest wait for the client's flow-control window to open while a response is
+    /// sent; over it the stream is reset (a zero-window stall holds nothing longer).
+    pub send_timeout: Dur,
+    /// Time from accept (or the TLS handshake) to the client's connection preface.
+    pub preface_timeout: Dur,
+    /// A connection with no open stream for this long is closed with GOAWAY.
+    pub idle_timeout: Dur,
+    /// How h2 (a poll-based library) gets its bytes on plain TCP: `readiness`
+    /// (monoio's poll-io: non-blocking syscalls on readiness) or `completion`
+    /// (io_uring reads and writes through monoio-compat's buffers). TLS connections
+    /// always use `completion` (over our TLS driver). See bench/RESULTS.md.
+    pub io: Http2Io,
+    /// Per-connection rate limits on frames that cost the gateway work but carry no
+    /// request: over any, GOAWAY ENHANCE_YOUR_CALM and close.
+    pub flood: Http2Flood,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Http2Io {
+    Readiness,
+    Completion,
+}
+
+impl Default for Http2 {
+    fn default() -> Self {
+        Http2 {
+            max_concurrent_streams: 128,
+            max_header_list_size: 32 * 1024,
+            max_frame_size: 16 * 1024,
+            stream_window: 256 * 1024,
+            connection_window: 1024 * 1024,
+            max_send_buffer: 256 * 1024,
+            max_pending_accept_resets: 20,
+            max_local_error_resets: 200,
+            send_timeout: Dur::secs(30),
+            preface_timeout: Dur::secs(10),
+            idle_timeout: Dur::secs(60),
+            io: Http2Io::Readiness,
+            flood: Http2Flood::default(),
+        }
+    }
+}
+
+/// Frames a client may send per second on one connection (counted over 1-second
+/// windows), and CONTINUATION frames per header block. Legitimate clients stay far
+/// under these; the attacks named (CVE-2019-9511..9518, CVE-2023-44487, CVE-2024-27316)
+/// go far over.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http2Flood {
+    /// SETTINGS frames (settings flood, CVE-2019-9515).
+    pub settings: u32,
+    /// PING frames (ping flood, CVE-2019-9512).
+    pub ping: u32,
+    /// PRIORITY frames (priority churn, CVE-2019-9513).
+    pub priority: u32,
+    /// WINDOW_UPDATE frames (CVE-2019-9511 and window-update floods).
+    pub window_update: u32,
+    /// DATA frames with no payload and no END_STREAM (CVE-2019-9518), and HEADERS or
+    /// CONTINUATION frames with an empty block that do not end it.
+    pub empty_frames: u32,
+    /// RST_STREAM frames (reset flood CVE-2019-9514, Rapid Reset CVE-2023-44487).
+    pub rst_stream: u32,
+    /// New streams (HEADERS that open one).
+    pub new_streams: u32,
+    /// CONTINUATION frames in one header block (CONTINUATION flood, CVE-2024-27316).
+    pub continuation_per_block: u32,
+}
+
+impl Default for Http2Flood {
+    fn default() -> Self {
+        Http2Flood {
+            settings: 100,
+            ping: 100,
+            priority: 1_000,
+            window_update: 10_000,
+            empty_frames: 100,
+            rst_stream: 500,
+            new_streams: 10_000,
+            continuation_per_block: 32,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -32,11 +32,17 @@ pub async fn serve_connection(
     worker.metrics.connections_active.inc();
     let _ = tcp.set_nodelay(true);
     if let Some(stream) = open(tcp, peer, &bound, &worker).await {
-        // HTTP/1.1 whatever ALPN said (only `http/1.1` is offered). An HTTP/2 driver
-        // would branch here on `stream.tls()`'s negotiated `h2`, over the same stream.
-        let c = ClientConn::new(stream, peer, worker.take_buffer());
-        if let Some(buf) = run(c, &worker).await {
-            worker.give_buffer(buf);
+        match protocol(stream, &bound, &worker).await {
+            Protocol::Http1(stream, buf) => {
+                let c = ClientConn::new(stream, peer, buf);
+                if let Some(buf) = run(c, &worker).await {
+                    worker.give_buffer(buf);
+                }
+            }
+            Protocol::Http2(stream, prefix) => {
+                crate::h2::serve(stream, prefix, peer, &worker).await;
+            }
+            Protocol::Gone => {}
         }
     }
     worker.active.set(worker.active.get() - 1);
@@ -64,6 +70,64 @@ async fn open(tcp: TcpStream, peer: SocketAddr, bound: &Bound, w: &Worker) -> Op
     monoio::select! {
         s = crate::tls::server::accept(tls, tcp, peer, &w.metrics.tls) => s,
         _ = w.drain_notify.notified() => None,
+    }
+}
+
+enum Protocol {
+    /// With the bytes read so far (the h2c sniff), as the connection's read buffer.
+    Http1(Stream, bytes::BytesMut),
+    /// With the bytes read so far (the preface, or part of it), for h2 to read first.
+    Http2(Stream, bytes::Bytes),
+    Gone,
+}
+
+/// Which protocol the connection speaks: over TLS what ALPN chose (`h2`, else
+/// HTTP/1.1); on a plain listener with `h2c = true`, HTTP/2 when the first bytes are
+/// its preface (RFC 9113 §3.3), otherwise HTTP/1.1 with those bytes as its first.
+async fn protocol(mut stream: Stream, bound: &Bound, w: &Worker) -> Protocol {
+    let buf = w.take_buffer();
+    if let Some(tls) = stream.tls() {
+        if tls.session().alpn_protocol() == Some(b"h2") {
+            w.give_buffer(buf);
+            return Protocol::Http2(stream, bytes::Bytes::new());
+        }
+        return Protocol::Http1(stream, buf);
+    }
+    let cc = w.current();
+    let h2c = cc
+        .config
+        .listeners
+        .iter()
+        .any(|l| l.listen == bound.listen && l.h2c);
+    if !h2c {
+        return Protocol::Http1(stream, buf);
+    }
+    let mut buf = buf;
+    let grow = w.buffer_size();
+    let preface = tollgate_proto::h2::PREFACE;
+    // Idle until the first bytes (as for a keep-alive wait), then the rest of a
+    // possible preface within the header time-out.
+    let first = monoio::select! {
+        r = monoio::time::timeout(cc.keepalive_timeout(), read_more(&mut stream, &mut buf, grow)) => r,
+        _ = w.drain_notify.notified() => return Protocol::Gone,
+    };
+    if !matches!(first, Ok(Ok(n)) if n > 0) {
+        w.give_buffer(buf);
+        return Protocol::Gone;
+    }
+    let deadline = Instant::now() + cc.config.limits.header_read_timeout.get();
+    while buf.len() < preface.len() && preface.starts_with(&buf) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if read_some(&mut stream, &mut buf, grow, left).await.is_err() {
+            return Protocol::Gone;
+        }
+    }
+    if buf.starts_with(preface) {
+        let prefix = buf.split().freeze();
+        w.give_buffer(buf);
+        Protocol::Http2(stream, prefix)
+    } else {
+        Protocol::Http1(stream, buf)
     }
 }
 
@@ -176,14 +240,27 @@ async fn read_head(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> HeadOutco
 }
 
 async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> Next {
+    let started = begin(c);
+    let max_req = cc.config.limits.max_requests_per_connection;
+    let keep = c.head.conn.keep_alive && (max_req == 0 || c.served < max_req) && !w.draining.get();
+    let next = dispatch(c, w, cc, keep).await;
+    finish(c, w, cc, started);
+    next
+}
+
+/// Starts a request's bookkeeping; returns its start time for [`finish`].
+pub(crate) fn begin(c: &mut ClientConn) -> Instant {
     let started = Instant::now();
     c.ctx.reset(started);
     c.served += 1;
     c.ctx.bytes_received = c.head.buf.len() as u64;
-    let max_req = cc.config.limits.max_requests_per_connection;
-    let keep = c.head.conn.keep_alive && (max_req == 0 || c.served < max_req) && !w.draining.get();
+    started
+}
 
-    let next = if c.head.method == Method::Connect {
+/// Runs a parsed request through the chain and answers it: locally, by proxy, or on an
+/// LLM route. `keep`: the connection may serve another request after this one.
+pub(crate) async fn dispatch(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool) -> Next {
+    if c.head.method == Method::Connect {
         write_error(c, cc, ProxyError::MethodNotAllowed, true).await;
         Next::Close
     } else if matches!(c.head.framing, BodyFraming::Length(n) if n > cc.config.limits.max_body_bytes)
@@ -227,8 +304,12 @@ async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> Next {
                 }
             }
         }
-    };
+    }
+}
 
+/// Ends every request, whatever became of it: route metrics, auth failures, the chain's
+/// `on_log` (rate limits settle there) and the access log.
+pub(crate) fn finish(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, started: Instant) {
     let now = Instant::now();
     c.ctx.finished = Some(now);
     let rm = c
@@ -246,7 +327,6 @@ async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> Next {
     if cc.chain.access_log {
         w.flush_log(false);
     }
-    next
 }
 
 /// A request answered locally must have its body consumed to keep the connection in

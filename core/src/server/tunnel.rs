@@ -26,8 +26,11 @@ pub async fn run(
         return;
     }
     let last = Cell::new(Instant::now());
-    let (mut cr, mut cw) = client.into_split();
-    let (mut ur, mut uw) = upstream.into_split();
+    // An HTTP/2 stream never gets here (the bridge refuses a 101), and does not split.
+    let (Ok((mut cr, mut cw)), Ok((mut ur, mut uw))) = (client.into_split(), upstream.into_split())
+    else {
+        return;
+    };
     monoio::select! {
         _ = pump(&mut cr, &mut uw, &last) => {},
         _ = pump(&mut ur, &mut cw, &last) => {},

@@ -22,25 +22,25 @@ pub enum Stream {
     Plain(TcpStream),
     /// Boxed: a rustls session is a few hundred bytes and most connections are plain.
     Tls(Box<TlsConn>),
+    /// One HTTP/2 request stream, seen as HTTP/1.1 bytes (`h2/bridge.rs`).
+    H2(crate::h2::H2Stream),
 }
 
 impl Stream {
+    /// The client's bytes are encrypted (for an HTTP/2 stream: its connection's).
     pub fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(_) => true,
+            Stream::H2(s) => s.is_tls(),
+        }
     }
 
     /// The TLS session, for a TLS connection.
     pub fn tls(&self) -> Option<&TlsConn> {
         match self {
-            Stream::Plain(_) => None,
             Stream::Tls(t) => Some(t),
-        }
-    }
-
-    pub fn socket(&self) -> &TcpStream {
-        match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(t) => t.socket(),
+            Stream::Plain(_) | Stream::H2(_) => None,
         }
     }
 
@@ -50,20 +50,23 @@ impl Stream {
         match self {
             Stream::Plain(s) => s.readable(relaxed).await,
             Stream::Tls(t) => t.readable(relaxed).await,
+            Stream::H2(s) => s.readable().await,
         }
     }
 
-    /// Splits into halves that read and write concurrently (a tunnel).
-    pub fn into_split(self) -> (ReadHalf, WriteHalf) {
+    /// Splits into halves that read and write concurrently (a tunnel). An HTTP/2
+    /// stream does not split (HTTP/2 has no upgrade): it comes back as it was.
+    pub fn into_split(self) -> Result<(ReadHalf, WriteHalf), Stream> {
         match self {
             Stream::Plain(s) => {
                 let (r, w) = s.into_split();
-                (ReadHalf::Plain(r), WriteHalf::Plain(w))
+                Ok((ReadHalf::Plain(r), WriteHalf::Plain(w)))
             }
             Stream::Tls(t) => {
                 let (r, w) = t.into_split();
-                (ReadHalf::Tls(Box::new(r)), WriteHalf::Tls(Box::new(w)))
+                Ok((ReadHalf::Tls(Box::new(r)), WriteHalf::Tls(Box::new(w))))
             }
+            h2 @ Stream::H2(_) => Err(h2),
         }
     }
 }
@@ -73,20 +76,21 @@ impl AsyncReadRent for Stream {
         match self {
             Stream::Plain(s) => s.read(buf).await,
             Stream::Tls(t) => t.read(buf).await,
+            Stream::H2(s) => s.read(buf).await,
         }
     }
 
     async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
-        match self {
-            Stream::Plain(s) => s.readv(buf).await,
-            // Into the first buffer only: a read may always return less.
-            Stream::Tls(t) => match IoVecWrapperMut::new(buf) {
-                Ok(first) => {
-                    let (res, first) = t.read(first).await;
-                    (res, first.into_inner())
-                }
-                Err(buf) => (Ok(0), buf),
-            },
+        if let Stream::Plain(s) = self {
+            return s.readv(buf).await;
+        }
+        // Into the first buffer only: a read may always return less.
+        match IoVecWrapperMut::new(buf) {
+            Ok(first) => {
+                let (res, first) = self.read(first).await;
+                (res, first.into_inner())
+            }
+            Err(buf) => (Ok(0), buf),
         }
     }
 }
@@ -96,20 +100,21 @@ impl AsyncWriteRent for Stream {
         match self {
             Stream::Plain(s) => s.write(buf).await,
             Stream::Tls(t) => t.write(buf).await,
+            Stream::H2(s) => s.write(buf).await,
         }
     }
 
     async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
-        match self {
-            Stream::Plain(s) => s.writev(buf).await,
-            // The first buffer only: a write may always take less.
-            Stream::Tls(t) => match IoVecWrapper::new(buf) {
-                Ok(first) => {
-                    let (res, first) = t.write(first).await;
-                    (res, first.into_inner())
-                }
-                Err(buf) => (Ok(0), buf),
-            },
+        if let Stream::Plain(s) = self {
+            return s.writev(buf).await;
+        }
+        // The first buffer only: a write may always take less.
+        match IoVecWrapper::new(buf) {
+            Ok(first) => {
+                let (res, first) = self.write(first).await;
+                (res, first.into_inner())
+            }
+            Err(buf) => (Ok(0), buf),
         }
     }
 
@@ -117,6 +122,8 @@ impl AsyncWriteRent for Stream {
         match self {
             Stream::Plain(s) => s.flush().await,
             Stream::Tls(t) => t.flush().await,
+            // Every write is handed to h2 before it returns; h2 flushes.
+            Stream::H2(_) => Ok(()),
         }
     }
 
@@ -124,6 +131,8 @@ impl AsyncWriteRent for Stream {
         match self {
             Stream::Plain(s) => s.shutdown().await,
             Stream::Tls(t) => t.shutdown().await,
+            // The stream ends when the request is done (`H2Stream::finish`).
+            Stream::H2(_) => Ok(()),
         }
     }
 }

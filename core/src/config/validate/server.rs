@@ -9,7 +9,7 @@ use tollgate_proto::h1::HeadLimits;
 use super::locate::KeyPath;
 use super::syntax::{check_name, parse_host_port};
 use super::Issues;
-use crate::config::{Config, Limits, Runtime};
+use crate::config::{Config, Http2, Limits, Runtime};
 
 /// Most worker threads; more is a typo, not a machine.
 const MAX_WORKERS: usize = 1024;
@@ -25,6 +25,7 @@ pub(super) fn check(issues: &mut Issues, config: &mut Config) {
     let root = KeyPath::root();
     check_runtime(issues, &config.runtime, &root.key("runtime"));
     check_limits(issues, &config.limits, &root.key("limits"));
+    check_http2(issues, &config.http2, &root.key("http2"));
     let listeners = check_listeners(issues, config);
     check_admin(issues, &config.admin.listen, &listeners);
     let log = &config.access_log.path;
@@ -81,6 +82,63 @@ fn check_runtime(issues: &mut Issues, rt: &Runtime, path: &KeyPath) {
         );
     }
     issues.positive_duration(&path.key("tick"), rt.tick, "");
+}
+
+/// RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE is 2^14..=2^24-1; windows are at most
+/// 2^31-1 (§6.9.1).
+const MIN_FRAME: u32 = 1 << 14;
+const MAX_FRAME: u32 = (1 << 24) - 1;
+const MAX_WINDOW: u32 = (1 << 31) - 1;
+
+fn check_http2(issues: &mut Issues, h2: &Http2, path: &KeyPath) {
+    issues.positive(
+        &path.key("max_concurrent_streams"),
+        h2.max_concurrent_streams as u64,
+        "",
+    );
+    if h2.max_header_list_size < 1024 || h2.max_header_list_size as usize > MAX_HEAD_BYTES {
+        issues.at(
+            &path.key("max_header_list_size"),
+            format!(
+                "{} is outside 1024..={MAX_HEAD_BYTES} bytes",
+                h2.max_header_list_size
+            ),
+        );
+    }
+    if !(MIN_FRAME..=MAX_FRAME).contains(&h2.max_frame_size) {
+        issues.at(
+            &path.key("max_frame_size"),
+            format!(
+                "{} is outside {MIN_FRAME}..={MAX_FRAME} (RFC 9113 §6.5.2)",
+                h2.max_frame_size
+            ),
+        );
+    }
+    for (key, value, min) in [
+        ("stream_window", h2.stream_window, 1),
+        // The connection window starts at 65,535 whatever the settings say.
+        ("connection_window", h2.connection_window, 65_535),
+    ] {
+        if value < min || value > MAX_WINDOW {
+            issues.at(
+                &path.key(key),
+                format!("{value} is outside {min}..={MAX_WINDOW} (RFC 9113 §6.9.1)"),
+            );
+        }
+    }
+    if h2.max_send_buffer < 1024 {
+        issues.at(
+            &path.key("max_send_buffer"),
+            format!("{} is under 1024 bytes", h2.max_send_buffer),
+        );
+    }
+    for (key, value) in [
+        ("send_timeout", h2.send_timeout),
+        ("preface_timeout", h2.preface_timeout),
+        ("idle_timeout", h2.idle_timeout),
+    ] {
+        issues.positive_duration(&path.key(key), value, "");
+    }
 }
 
 fn check_limits(issues: &mut Issues, limits: &Limits, path: &KeyPath) {
@@ -220,6 +278,14 @@ fn check_listeners(issues: &mut Issues, config: &mut Config) -> Vec<Bind> {
         };
         if let Err(e) = check_name(&listener.name) {
             issues.at(&path.key("name"), format!("{label}: {e}"));
+        }
+        if listener.h2c && listener.tls.is_some() {
+            issues.at(
+                &path.key("h2c"),
+                format!(
+                    "{label}: h2c is cleartext HTTP/2; over TLS, HTTP/2 is offered by ALPN                      (list \"h2\" in tls.alpn) instead"
+                ),
+            );
         }
         let defaulted = listener.name.is_empty();
         if defaulted {

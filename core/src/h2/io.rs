@@ -1,0 +1,172 @@
+//! The byte stream under an HTTP/2 connection: the poll-based `AsyncRead`/`AsyncWrite`
+//! that the h2 crate drives, over a monoio socket, with the frame guard in its read path.
+//!
+//! Two ways to get poll-based I/O from monoio (`http2.io` picks; see the choice and its
+//! measurement in bench/RESULTS.md, "HTTP/2 I/O"):
+//! - `readiness`: monoio's `poll-io` feature turns the TCP socket into a readiness-based
+//!   one (`TcpStreamPoll`): h2's reads and writes are plain non-blocking syscalls into
+//!   h2's own buffers, woken by the driver's poller (epoll, or io_uring's poll). Plain TCP
+//!   (h2c) only.
+//! - `completion`: monoio-compat's `StreamWrapper` runs owned-buffer reads and writes
+//!   (io_uring operations) behind the poll traits, copying through its own buffers. It
+//!   works over any [`Stream`], so it is the path for TLS, whose records our own driver
+//!   (`tls/conn.rs`) decrypts.
+//!
+//! Every byte read passes the [`FrameScanner`] before h2 sees it. When a budget trips,
+//! reads stop (h2 sees nothing more from the client) and the connection task is woken to
+//! send GOAWAY and close (see `server.rs`).
+
+use std::cell::Cell;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+use monoio::io::poll_io::{AsyncRead, AsyncWrite, ReadBuf};
+use monoio::net::tcp::stream_poll::TcpStreamPoll;
+use monoio_compat::StreamWrapper;
+use tollgate_proto::h2::{FrameScanner, Tripped};
+
+use crate::tls::Stream;
+
+/// How monoio's completion I/O is made poll-based for h2.
+pub enum Transport {
+    Readiness(TcpStreamPoll),
+    Completion(StreamWrapper<Stream>),
+}
+
+/// The length of a flood-counting window.
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// A trip of the frame guard, seen by the connection task.
+#[derive(Default)]
+pub struct GuardState {
+    pub tripped: Cell<Option<Tripped>>,
+}
+
+/// See the module doc.
+pub struct H2Io {
+    transport: Transport,
+    /// Bytes read before we knew the connection speaks HTTP/2 (the h2c preface sniff),
+    /// handed to h2 first.
+    prefix: Bytes,
+    scanner: FrameScanner,
+    window_end: Instant,
+    guard: Rc<GuardState>,
+}
+
+impl H2Io {
+    pub fn new(
+        transport: Transport,
+        prefix: Bytes,
+        scanner: FrameScanner,
+        guard: Rc<GuardState>,
+    ) -> H2Io {
+        H2Io {
+            transport,
+            prefix,
+            scanner,
+            window_end: Instant::now() + WINDOW,
+            guard,
+        }
+    }
+
+    /// Counts the bytes just read; false when a budget tripped.
+    fn scan(&mut self, bytes: &[u8]) -> bool {
+        let now = Instant::now();
+        if now >= self.window_end {
+            self.scanner.next_window();
+            self.window_end = now + WINDOW;
+        }
+        match self.scanner.scan(bytes) {
+            Ok(()) => true,
+            Err(t) => {
+                self.guard.tripped.set(Some(t));
+                false
+            }
+        }
+    }
+}
+
+impl AsyncRead for H2Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.guard.tripped.get().is_some() {
+            // Nothing more reaches h2; the connection task sends GOAWAY and closes.
+            return Poll::Pending;
+        }
+        let before = buf.filled().len();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix[..n]);
+            this.prefix.advance(n);
+        } else {
+            let res = match &mut this.transport {
+                Transport::Readiness(s) => Pin::new(s).poll_read(cx, buf),
+                Transport::Completion(s) => Pin::new(s).poll_read(cx, buf),
+            };
+            match res {
+                Poll::Ready(Ok(())) => {}
+                other => return other,
+            }
+        }
+        if this.scan(&buf.filled()[before..]) {
+            Poll::Ready(Ok(()))
+        } else {
+            // Wake the connection task (this poll runs in it) so that it sees the trip.
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+impl AsyncWrite for H2Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().transport {
+            Transport::Readiness(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Completion(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().transport {
+            Transport::Readiness(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Transport::Completion(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match &self.transport {
+            Transport::Readiness(s) => s.is_write_vectored(),
+            Transport::Completion(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().transport {
+            Transport::Readiness(s) => Pin::new(s).poll_flush(cx),
+            Transport::Completion(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().transport {
+            Transport::Readiness(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Completion(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
