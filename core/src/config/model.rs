@@ -246,10 +246,10 @@ pub struct Http2 {
     pub preface_timeout: Dur,
     /// A connection with no open stream for this long is closed with GOAWAY.
     pub idle_timeout: Dur,
-    /// How h2 (a poll-based library) gets its bytes on plain TCP: `readiness`
-    /// (monoio's poll-io: non-blocking syscalls on readiness) or `completion`
-    /// (io_uring reads and writes through monoio-compat's buffers). TLS connections
-    /// always use `completion` (over our TLS driver). See bench/RESULTS.md.
+    /// How h2 (a poll-based library) gets its bytes: `readiness` (monoio's poll-io:
+    /// non-blocking syscalls when the socket is ready; over TLS, rustls on that socket)
+    /// or `completion` (io_uring reads and writes through monoio-compat's buffers, over
+    /// our TLS driver for TLS). See bench/RESULTS.md, "HTTP/2".
     pub io: Http2Io,
     /// Per-connection rate limits on frames that cost the gateway work but carry no
     /// request: over any, GOAWAY ENHANCE_YOUR_CALM and close.

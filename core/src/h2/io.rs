@@ -5,12 +5,12 @@
 //! measurement in bench/RESULTS.md, "HTTP/2 I/O"):
 //! - `readiness`: monoio's `poll-io` feature turns the TCP socket into a readiness-based
 //!   one (`TcpStreamPoll`): h2's reads and writes are plain non-blocking syscalls into
-//!   h2's own buffers, woken by the driver's poller (epoll, or io_uring's poll). Plain TCP
-//!   (h2c) only.
+//!   h2's own buffers, woken by the driver's poller (epoll, or io_uring's poll). Over
+//!   TLS, rustls runs over that socket the same way (`tls/poll.rs`), after our own
+//!   driver ran the handshake.
 //! - `completion`: monoio-compat's `StreamWrapper` runs owned-buffer reads and writes
 //!   (io_uring operations) behind the poll traits, copying through its own buffers. It
-//!   works over any [`Stream`], so it is the path for TLS, whose records our own driver
-//!   (`tls/conn.rs`) decrypts.
+//!   works over any [`Stream`] (over TLS, our own driver `tls/conn.rs` decrypts).
 //!
 //! Every byte read passes the [`FrameScanner`] before h2 sees it. When a budget trips,
 //! reads stop (h2 sees nothing more from the client) and the connection task is woken to
@@ -29,12 +29,26 @@ use monoio::net::tcp::stream_poll::TcpStreamPoll;
 use monoio_compat::StreamWrapper;
 use tollgate_proto::h2::{FrameScanner, Tripped};
 
+use crate::tls::poll::TlsPoll;
 use crate::tls::Stream;
 
 /// How monoio's completion I/O is made poll-based for h2.
 pub enum Transport {
     Readiness(TcpStreamPoll),
+    /// TLS over the readiness-based socket (`tls/poll.rs`).
+    TlsReadiness(Box<TlsPoll>),
     Completion(StreamWrapper<Stream>),
+}
+
+/// Dispatches a poll method over the transports.
+macro_rules! each {
+    ($t:expr, $s:ident => $e:expr) => {
+        match $t {
+            Transport::Readiness($s) => $e,
+            Transport::TlsReadiness($s) => $e,
+            Transport::Completion($s) => $e,
+        }
+    };
 }
 
 /// The length of a flood-counting window.
@@ -107,10 +121,7 @@ impl AsyncRead for H2Io {
             buf.put_slice(&this.prefix[..n]);
             this.prefix.advance(n);
         } else {
-            let res = match &mut this.transport {
-                Transport::Readiness(s) => Pin::new(s).poll_read(cx, buf),
-                Transport::Completion(s) => Pin::new(s).poll_read(cx, buf),
-            };
+            let res = each!(&mut this.transport, s => Pin::new(s).poll_read(cx, buf));
             match res {
                 Poll::Ready(Ok(())) => {}
                 other => return other,
@@ -132,10 +143,7 @@ impl AsyncWrite for H2Io {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().transport {
-            Transport::Readiness(s) => Pin::new(s).poll_write(cx, buf),
-            Transport::Completion(s) => Pin::new(s).poll_write(cx, buf),
-        }
+        each!(&mut self.get_mut().transport, s => Pin::new(s).poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -143,30 +151,18 @@ impl AsyncWrite for H2Io {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().transport {
-            Transport::Readiness(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Transport::Completion(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-        }
+        each!(&mut self.get_mut().transport, s => Pin::new(s).poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        match &self.transport {
-            Transport::Readiness(s) => s.is_write_vectored(),
-            Transport::Completion(s) => s.is_write_vectored(),
-        }
+        each!(&self.transport, s => s.is_write_vectored())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().transport {
-            Transport::Readiness(s) => Pin::new(s).poll_flush(cx),
-            Transport::Completion(s) => Pin::new(s).poll_flush(cx),
-        }
+        each!(&mut self.get_mut().transport, s => Pin::new(s).poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().transport {
-            Transport::Readiness(s) => Pin::new(s).poll_shutdown(cx),
-            Transport::Completion(s) => Pin::new(s).poll_shutdown(cx),
-        }
+        each!(&mut self.get_mut().transport, s => Pin::new(s).poll_shutdown(cx))
     }
 }

@@ -35,6 +35,7 @@ use crate::runtime::Worker;
 use crate::server::conn::ClientConn;
 use crate::server::h1::{begin, dispatch, finish};
 use crate::server::ProxyError;
+use crate::tls::poll::TlsPoll;
 use crate::tls::Stream;
 
 /// How long a connection that must close (drain, flood) may take to send its GOAWAY
@@ -82,6 +83,18 @@ pub async fn serve(stream: Stream, prefix: Bytes, peer: SocketAddr, w: &Rc<Worke
                 return;
             }
         },
+        (Stream::Tls(t), Http2Io::Readiness) => {
+            let Some((tcp, session, ahead)) = t.into_parts() else {
+                return;
+            };
+            match tcp.into_poll_io() {
+                Ok(s) => Transport::TlsReadiness(Box::new(TlsPoll::new(s, session, ahead))),
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "cannot poll the socket for HTTP/2; closing");
+                    return;
+                }
+            }
+        }
         (s, _) => Transport::Completion(StreamWrapper::new_with_buffer_size(
             s,
             w.buffer_size(),

@@ -230,6 +230,18 @@ impl TlsConn {
         .await
     }
 
+    /// The socket, the session and the ciphertext read but not yet given to rustls,
+    /// for a driver of another kind (HTTP/2 over readiness, `tls/poll.rs`). `None`
+    /// while a write is in flight or after one was cancelled, or after a failure.
+    pub fn into_parts(self) -> Option<(TcpStream, Connection, Vec<u8>)> {
+        if self.writing || self.failed.is_some() || !self.wbuf.is_empty() {
+            return None;
+        }
+        let mut rest = self.rbuf;
+        rest.drain(..self.rpos);
+        Some((self.io, self.conn, rest))
+    }
+
     /// Splits into halves that read and write concurrently (a tunnel).
     pub fn into_split(self) -> (TlsReadHalf, TlsWriteHalf) {
         let (r, w) = self.io.into_split();

@@ -22,6 +22,7 @@ pub(crate) mod buf;
 pub mod client;
 pub mod conn;
 pub mod files;
+pub mod poll;
 pub mod resume;
 pub mod server;
 pub mod sni;
