@@ -283,7 +283,8 @@ fn check_listeners(issues: &mut Issues, config: &mut Config) -> Vec<Bind> {
             issues.at(
                 &path.key("h2c"),
                 format!(
-                    "{label}: h2c is cleartext HTTP/2; over TLS, HTTP/2 is offered by ALPN                      (list \"h2\" in tls.alpn) instead"
+                    "{label}: h2c is cleartext HTTP/2; over TLS, HTTP/2 is offered by ALPN \
+                     (list \"h2\" in tls.alpn) instead"
                 ),
             );
         }

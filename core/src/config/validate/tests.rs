@@ -141,6 +141,102 @@ fn server_sections() {
     ]);
 }
 
+#[test]
+fn http2_section() {
+    run_cases(&[
+        // RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE is 2^14..=2^24-1.
+        (
+            "[http2]\nmax_frame_size = 16383\n",
+            "http2.max_frame_size: 16383 is outside 16384..=16777215 (RFC 9113 §6.5.2)",
+            Some(2),
+        ),
+        (
+            "[http2]\nmax_frame_size = 16777216\n",
+            "http2.max_frame_size: 16777216 is outside 16384..=16777215",
+            Some(2),
+        ),
+        (
+            "[http2]\nmax_frame_size = 0\n",
+            "is outside 16384..=16777215",
+            Some(2),
+        ),
+        (
+            "[http2]\nmax_frame_size = -1\n",
+            "expected a whole number",
+            Some(2),
+        ),
+        (
+            "[http2]\nmax_concurrent_streams = 0\n",
+            "http2.max_concurrent_streams: must be greater than 0",
+            Some(2),
+        ),
+        (
+            "[http2]\nmax_header_list_size = 100\n",
+            "http2.max_header_list_size: 100 is outside 1024..=",
+            Some(2),
+        ),
+        (
+            "[http2]\nstream_window = 0\n",
+            "http2.stream_window: 0 is outside 1..=2147483647 (RFC 9113 §6.9.1)",
+            Some(2),
+        ),
+        (
+            "[http2]\nstream_window = 2147483648\n",
+            "http2.stream_window: 2147483648 is outside 1..=2147483647",
+            Some(2),
+        ),
+        (
+            "[http2]\nconnection_window = 1000\n",
+            "http2.connection_window: 1000 is outside 65535..=2147483647",
+            Some(2),
+        ),
+        (
+            "[http2]\nmax_send_buffer = 10\n",
+            "http2.max_send_buffer: 10 is under 1024 bytes",
+            Some(2),
+        ),
+        (
+            "[http2]\nidle_timeout = \"0s\"\n",
+            "http2.idle_timeout: must be longer than 0",
+            Some(2),
+        ),
+        (
+            "[http2]\nsend_timeout = 0\n",
+            "http2.send_timeout: must be longer than 0",
+            Some(2),
+        ),
+        (
+            "[http2]\npreface_timeout = \"0ms\"\n",
+            "http2.preface_timeout: must be longer than 0",
+            Some(2),
+        ),
+        (
+            "[http2]\nio = \"uring\"\n",
+            "unknown variant `uring`, expected `readiness` or `completion`",
+            Some(2),
+        ),
+        (
+            "[http2]\nmax_streams = 10\n",
+            "http2.max_streams: unknown field `max_streams`",
+            Some(2),
+        ),
+        (
+            "[http2.flood]\npings = 10\n",
+            "http2.flood.pings: unknown field `pings`",
+            Some(2),
+        ),
+    ]);
+    // The edges are accepted, and h2c on a plain listener.
+    for ok in [
+        "[http2]\nmax_frame_size = 16384\n",
+        "[http2]\nmax_frame_size = 16777215\n",
+        "[http2]\nstream_window = 2147483647\nconnection_window = 65535\n",
+        "[[listeners]]\nlisten = \"127.0.0.1:18080\"\nh2c = true\n",
+    ] {
+        assert!(errors_of(ok).is_empty(), "{ok}: {:?}", errors_of(ok));
+    }
+}
+
 /// A valid cluster head; each case adds one line (line 4 of the snippet).
 const CLUSTER: &str = "[[clusters]]\nname = \"a\"\nendpoints = [\"a.internal:8000\"]\n";
 
@@ -782,6 +878,18 @@ fn tls_sections() {
     let pair = |c: &str, k: &str| format!("{{ cert = \"{c}\", key = \"{k}\" }}");
     let ok = listener(&format!("certificates = [{}]", pair(&cert, &key)));
     assert!(errors_of(&ok).is_empty(), "{:?}", errors_of(&ok));
+    // HTTP/2 to clients is offered by default, and may be listed, alone or not at all.
+    for alpn in ["[\"h2\", \"http/1.1\"]", "[\"h2\"]", "[\"http/1.1\"]", "[]"] {
+        let text = listener(&format!(
+            "certificates = [{}]\nalpn = {alpn}",
+            pair(&cert, &key)
+        ));
+        assert!(
+            errors_of(&text).is_empty(),
+            "alpn = {alpn}: {:?}",
+            errors_of(&text)
+        );
+    }
     let cluster = |tls: &str| {
         format!(
             "[[clusters]]\nname = \"a\"\nendpoints = [\"api.test:443\"]\n[clusters.tls]\n{tls}\n"
@@ -811,9 +919,19 @@ fn tls_sections() {
             Some(4),
         ),
         (
-            listener(&format!("certificates = [{}]\nalpn = [\"h2\", \"http/1.1\"]", pair(&cert, &key))),
-            "HTTP/2 to clients is not implemented yet",
+            listener(&format!("certificates = [{}]\nalpn = [\"h2\", \"h2\"]", pair(&cert, &key))),
+            "alpn \"h2\" is listed twice",
             Some(5),
+        ),
+        (
+            // h2c is for plain listeners; over TLS, ALPN offers h2. Line 2: the listener
+            // table's own key, before [listeners.tls].
+            format!(
+                "[[listeners]]\nh2c = true\nlisten = \"127.0.0.1:8443\"\n[listeners.tls]\ncertificates = [{}]\n",
+                pair(&cert, &key)
+            ),
+            "listeners[0].h2c: listener 1: h2c is cleartext HTTP/2; over TLS, HTTP/2 is offered by ALPN (list \"h2\" in tls.alpn) instead",
+            Some(2),
         ),
         (
             listener(&format!("certificates = [{}]\nalpn = [\"spdy/3\"]", pair(&cert, &key))),

@@ -86,7 +86,7 @@ fn check_listener(
             }
         }
     }
-    check_alpn(issues, &tls.alpn, &path.key("alpn"), label, "clients");
+    check_alpn(issues, &tls.alpn, &path.key("alpn"), label, Peers::Clients);
     issues.positive_duration(&path.key("handshake_timeout"), tls.handshake_timeout, label);
     if tls.session_cache > MAX_SESSION_CACHE {
         issues.at(
@@ -139,7 +139,7 @@ fn check_cluster(issues: &mut Issues, c: &mut Cluster, path: &KeyPath, label: &s
             }
         }
     }
-    check_alpn(issues, &tls.alpn, &at.key("alpn"), label, "upstreams");
+    check_alpn(issues, &tls.alpn, &at.key("alpn"), label, Peers::Upstreams);
 }
 
 /// Verification is on unless both `verify = false` and `insecure_skip_verify = true`
@@ -168,21 +168,33 @@ fn check_verify(issues: &mut Issues, tls: &ClusterTls, at: &KeyPath, label: &str
     }
 }
 
-fn check_alpn(issues: &mut Issues, alpn: &[String], at: &KeyPath, label: &str, peers: &str) {
+/// Who is at the other end of an `alpn` list: clients get HTTP/2 (`h2`), upstreams do
+/// not yet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Peers {
+    Clients,
+    Upstreams,
+}
+
+fn check_alpn(issues: &mut Issues, alpn: &[String], at: &KeyPath, label: &str, peers: Peers) {
+    let spoken = match peers {
+        Peers::Clients => "use \"h2\" or \"http/1.1\"",
+        Peers::Upstreams => "use \"http/1.1\"",
+    };
     for (k, id) in alpn.iter().enumerate() {
         let here = at.index(k);
-        if id == ALPN_H2 {
+        if id == ALPN_H2 && peers == Peers::Upstreams {
             issues.at(
                 &here,
                 format!(
-                    "{label}alpn \"h2\": HTTP/2 to {peers} is not implemented yet; offer \
+                    "{label}alpn \"h2\": HTTP/2 to upstreams is not implemented yet; offer \
                      [\"http/1.1\"]"
                 ),
             );
-        } else if id != ALPN_HTTP11 {
+        } else if id != ALPN_HTTP11 && id != ALPN_H2 {
             issues.at(
                 &here,
-                format!("{label}alpn {id:?} is not a protocol Tollgate speaks; use \"http/1.1\""),
+                format!("{label}alpn {id:?} is not a protocol Tollgate speaks; {spoken}"),
             );
         } else if alpn[..k].contains(id) {
             issues.at(&here, format!("{label}alpn {id:?} is listed twice"));
