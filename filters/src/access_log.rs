@@ -4,8 +4,8 @@
 //! `String`), in this field order:
 //!
 //! ```text
-//! {"time":"2025-01-02T03:04:05.678Z","client":"10.0.0.1:5123","method":"GET",
-//!  "path":"/v1/models?x=1","status":200,"bytes_in":120,"bytes_out":512,"route":"api",
+//! {"time":"2025-01-02T03:04:05.678Z","client":"10.0.0.1:5123","protocol":"HTTP/1.1",
+//!  "method":"GET","path":"/v1/models?x=1","status":200,"bytes_in":120,"bytes_out":512,"route":"api",
 //!  "consumer":"team-a","upstream":"10.0.0.9:8000","duration_ms":1.234,
 //!  "upstream_connect_ms":0.051,"upstream_first_byte_ms":1.002,"attempts":1,"error":null}
 //! ```
@@ -26,7 +26,7 @@ use tollgate_proto::h1::RequestHead;
 use crate::RequestCtx;
 
 /// Appends one JSON line (with trailing `\n`) describing the request to `out`: time
-/// (RFC 3339, UTC), client, method, path, status, bytes in and out, route, consumer,
+/// (RFC 3339, UTC), client, protocol (`HTTP/1.0`, `HTTP/1.1` or `HTTP/2`), method, path, status, bytes in and out, route, consumer,
 /// upstream, durations in milliseconds (total, upstream connect, upstream first byte),
 /// error.
 pub fn write_line(ctx: &RequestCtx, head: &RequestHead, route: Option<&str>, out: &mut Vec<u8>) {
@@ -51,6 +51,11 @@ pub fn write_line_at(
     write_rfc3339(started, out);
     out.extend_from_slice(b"\",\"client\":");
     write_addr(Some(ctx.client), out);
+    out.extend_from_slice(match (ctx.h2, head.version) {
+        (true, _) => b",\"protocol\":\"HTTP/2\"",
+        (false, tollgate_proto::h1::Version::Http10) => b",\"protocol\":\"HTTP/1.0\"",
+        (false, tollgate_proto::h1::Version::Http11) => b",\"protocol\":\"HTTP/1.1\"",
+    });
     out.extend_from_slice(b",\"method\":");
     write_str(head.method_bytes(), out);
     out.extend_from_slice(b",\"path\":");

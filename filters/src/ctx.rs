@@ -31,6 +31,8 @@ pub struct RequestCtx {
     pub client: SocketAddr,
     /// The downstream connection is TLS.
     pub tls: bool,
+    /// The request came as an HTTP/2 stream (its head was converted to HTTP/1.1).
+    pub h2: bool,
     /// Index of the matched route in the chain's router.
     pub route: Option<usize>,
     /// Edits to the request head sent upstream.
@@ -121,6 +123,7 @@ impl RequestCtx {
         RequestCtx {
             client,
             tls,
+            h2: false,
             route: None,
             request_edits: HeadEdits::default(),
             response_edits: HeadEdits::default(),

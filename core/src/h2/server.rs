@@ -16,7 +16,7 @@ use std::cell::Cell;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -124,7 +124,7 @@ pub async fn serve(stream: Stream, prefix: Bytes, peer: SocketAddr, w: &Rc<Worke
         _ = w.drain_notify.notified() => return,
     };
 
-    let live = Rc::new(Cell::new(0usize));
+    let live = Rc::new(Live::default());
     let idle = cfg.idle_timeout.get();
     let mut idle_since = Some(Instant::now());
     let mut closing: Option<Instant> = None;
@@ -140,7 +140,7 @@ pub async fn serve(stream: Stream, prefix: Bytes, peer: SocketAddr, w: &Rc<Worke
             r = conn.accept() => match r {
                 Some(Ok((req, respond))) => {
                     w.metrics.h2.streams.inc();
-                    live.set(live.get() + 1);
+                    live.open();
                     idle_since = None;
                     monoio::spawn(stream_task(req, respond, peer, tls, w.clone(), live.clone()));
                 }
@@ -170,11 +170,17 @@ pub async fn serve(stream: Stream, prefix: Bytes, peer: SocketAddr, w: &Rc<Worke
                 conn.graceful_shutdown();
                 closing = Some(Instant::now());
             },
+            // The last stream ended: the idle time starts now. Without this branch the
+            // loop would sleep its hour-long wait, as nothing else completes for a
+            // client that stays silent after its last response.
+            _ = live.until_none(), if idle_since.is_none() && closing.is_none() => {
+                idle_since = Some(Instant::now());
+            },
             _ = monoio::time::sleep(wait) => {
                 if closing.is_some() {
                     break;
                 }
-                if live.get() == 0 {
+                if live.count() == 0 {
                     tracing::debug!(%peer, "HTTP/2 connection idle past http2.idle_timeout; GOAWAY");
                     conn.graceful_shutdown();
                     closing = Some(Instant::now());
@@ -183,13 +189,54 @@ pub async fn serve(stream: Stream, prefix: Bytes, peer: SocketAddr, w: &Rc<Worke
                 }
             },
         }
-        if live.get() == 0 && idle_since.is_none() && closing.is_none() {
+        if live.count() == 0 && idle_since.is_none() && closing.is_none() {
             idle_since = Some(Instant::now());
         }
         if w.draining.get() && closing.is_none() {
             conn.graceful_shutdown();
             closing = Some(Instant::now());
         }
+    }
+}
+
+/// The stream tasks of a connection still running, and the connection task's waker to
+/// call when the last one ends (its idle time starts then).
+#[derive(Default)]
+struct Live {
+    count: Cell<usize>,
+    none_left: Cell<Option<Waker>>,
+}
+
+impl Live {
+    fn count(&self) -> usize {
+        self.count.get()
+    }
+
+    fn open(&self) {
+        self.count.set(self.count.get() + 1);
+    }
+
+    fn close(&self) {
+        let n = self.count.get() - 1;
+        self.count.set(n);
+        if n == 0 {
+            if let Some(w) = self.none_left.take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Completes when no stream task is running.
+    async fn until_none(&self) {
+        poll_fn(|cx| {
+            if self.count.get() == 0 {
+                Poll::Ready(())
+            } else {
+                self.none_left.set(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+        })
+        .await
     }
 }
 
@@ -213,7 +260,7 @@ async fn stream_task(
     peer: SocketAddr,
     tls: bool,
     w: Rc<Worker>,
-    live: Rc<Cell<usize>>,
+    live: Rc<Live>,
 ) {
     let cc = w.current();
     let (parts, recv) = req.into_parts();
@@ -224,6 +271,7 @@ async fn stream_task(
     let send_timeout = cc.config.http2.send_timeout.get();
     let stream = H2Stream::new(recv, respond, mode, tls, head_request, send_timeout);
     let mut c = ClientConn::new(Stream::H2(stream.clone()), peer, buf);
+    c.ctx.h2 = true;
     match c.head.parse(&mut c.buf, &cc.head_limits) {
         Ok(Status::Complete(())) => {
             let started = begin(&mut c);
@@ -248,7 +296,7 @@ async fn stream_task(
     c.release_request();
     let buf = std::mem::take(&mut c.buf);
     w.give_buffer(buf);
-    live.set(live.get() - 1);
+    live.close();
 }
 
 /// Answers a request whose head the HTTP/1.1 parser refused (as it would over

@@ -5,9 +5,10 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use super::*;
 use crate::testing::{ctx, req};
 
-const FIELDS: [&str; 15] = [
+const FIELDS: [&str; 16] = [
     "time",
     "client",
+    "protocol",
     "method",
     "path",
     "status",
@@ -64,6 +65,7 @@ fn a_proxied_request() {
     let expect = serde_json::json!({
         "time": "2025-01-02T03:04:05.678Z",
         "client": "192.0.2.7:40000",
+        "protocol": "HTTP/1.1",
         "method": "POST",
         "path": "/v1/chat?stream=1",
         "status": 200,
