@@ -147,8 +147,11 @@ struct Inner {
     mode: BodyMode,
     /// Request body bytes framed for HTTP/1.1, not yet read.
     pending: VecDeque<Bytes>,
-    /// The request body (and its framing) has been handed out, or failed.
+    /// The request body's end (or failure) has been seen; its framing is in `pending`.
     req_done: bool,
+    /// The request body failed (the client reset the stream mid-body); the next read
+    /// returns it.
+    failed: Option<io::Error>,
     /// Until the response head went out.
     respond: Option<SendResponse<Bytes>>,
     body: Option<SendStream<Bytes>>,
@@ -197,6 +200,7 @@ impl H2Stream {
             mode,
             pending: VecDeque::new(),
             req_done: mode == BodyMode::None,
+            failed: None,
             respond: Some(respond),
             body: None,
             resp: Resp::Head(Vec::new()),
@@ -222,30 +226,23 @@ impl H2Stream {
         .await
     }
 
-    /// Completes when a read would not wait: request body bytes are ready, or the
-    /// client reset the stream (then reads return 0: the client is gone).
+    /// Completes when a read would not wait: request body bytes are ready, the body
+    /// failed, or the client reset the stream (then reads return 0: the client is gone).
+    /// The end of the body alone does not count: a read after it waits for the reset.
     pub async fn readable(&self) -> io::Result<()> {
-        {
-            let i = self.0.borrow();
-            if !i.pending.is_empty() {
-                return Ok(());
-            }
-        }
         poll_fn(|cx| {
             let mut i = self.0.borrow_mut();
             let i = &mut *i;
-            if !i.req_done {
-                // Data, end of body, or an error are all "readable".
-                if let Poll::Ready(d) = i.recv.poll_data(cx) {
-                    if let Some(Ok(data)) = d {
-                        let _ = i.recv.flow_control().release_capacity(data.len());
-                        push_framed(&mut i.pending, i.mode, data);
-                    } else {
-                        i.req_done = true;
-                        // The framing's end is added by the next read.
-                        i.pending.push_back(Bytes::new());
-                    }
+            loop {
+                if i.failed.is_some() || i.pending.iter().any(|b| !b.is_empty()) {
                     return Poll::Ready(());
+                }
+                if i.req_done {
+                    break;
+                }
+                match i.recv.poll_data(cx) {
+                    Poll::Ready(d) => i.take(d),
+                    Poll::Pending => break,
                 }
             }
             let reset = match (&mut i.respond, &mut i.body) {
@@ -275,6 +272,9 @@ impl H2Stream {
                     }
                     return (Ok(n), out);
                 }
+                if let Some(e) = i.failed.take() {
+                    return (Err(e), out);
+                }
                 i.req_done
             };
             if ended {
@@ -284,38 +284,7 @@ impl H2Stream {
                 return (Ok(0), out);
             }
             let next = poll_fn(|cx| self.0.borrow_mut().recv.poll_data(cx)).await;
-            let mut i = self.0.borrow_mut();
-            let i = &mut *i;
-            match next {
-                Some(Ok(data)) => {
-                    let _ = i.recv.flow_control().release_capacity(data.len());
-                    push_framed(&mut i.pending, i.mode, data);
-                }
-                Some(Err(e)) => {
-                    i.req_done = true;
-                    return (Err(gone(e)), out);
-                }
-                None => {
-                    i.req_done = true;
-                    if i.mode == BodyMode::Chunked {
-                        let trailers = poll_fn(|cx| i.recv.poll_trailers(cx));
-                        // Trailers follow the last DATA frame at once if at all: h2 has
-                        // them buffered already when the data ended.
-                        let trailers = match poll_now(trailers) {
-                            Some(Ok(Some(t))) => Some(t),
-                            _ => None,
-                        };
-                        let mut end = BytesMut::from(&b"0\r\n"[..]);
-                        if let Some(t) = trailers {
-                            for (name, value) in &t {
-                                field(&mut end, name.as_str().as_bytes(), value.as_bytes());
-                            }
-                        }
-                        end.extend_from_slice(b"\r\n");
-                        i.pending.push_back(end.freeze());
-                    }
-                }
-            }
+            self.0.borrow_mut().take(next);
         }
     }
 
@@ -520,6 +489,41 @@ enum Step {
 }
 
 impl Inner {
+    /// Takes what `RecvStream::poll_data` gave: body bytes (their flow-control credit
+    /// goes back to the client at once), the body's end (with the chunked framing's
+    /// last chunk and trailers), or its failure.
+    fn take(&mut self, next: Option<Result<Bytes, h2::Error>>) {
+        match next {
+            Some(Ok(data)) => {
+                let _ = self.recv.flow_control().release_capacity(data.len());
+                push_framed(&mut self.pending, self.mode, data);
+            }
+            Some(Err(e)) => {
+                self.req_done = true;
+                self.failed = Some(gone(e));
+            }
+            None => {
+                self.req_done = true;
+                if self.mode == BodyMode::Chunked {
+                    // Trailers, if any, came with the END_STREAM that ended the data:
+                    // h2 has them already.
+                    let trailers = match poll_now(poll_fn(|cx| self.recv.poll_trailers(cx))) {
+                        Some(Ok(Some(t))) => Some(t),
+                        _ => None,
+                    };
+                    let mut end = BytesMut::from(&b"0\r\n"[..]);
+                    if let Some(t) = trailers {
+                        for (name, value) in &t {
+                            field(&mut end, name.as_str().as_bytes(), value.as_bytes());
+                        }
+                    }
+                    end.extend_from_slice(b"\r\n");
+                    self.pending.push_back(end.freeze());
+                }
+            }
+        }
+    }
+
     /// Sends the response head. Returns true for an informational (1xx) head, after
     /// which the final head is still to come.
     fn send_head(&mut self, head: &[u8]) -> io::Result<bool> {
