@@ -129,8 +129,10 @@ pub async fn serve(stream: Stream, prefix: Bytes, peer: SocketAddr, w: &Rc<Worke
     let mut idle_since = Some(Instant::now());
     let mut closing: Option<Instant> = None;
     loop {
-        // A connection told to go away gets CLOSE_GRACE (drain: its streams' time to
-        // finish is the worker's drain_timeout, which ends the process anyway).
+        // A connection told to go away (drain, idle) lets its streams in flight finish
+        // (on drain within runtime.drain_timeout, which ends the process anyway): h2
+        // ends it (accept gives None) after the last. With none left, it gets
+        // CLOSE_GRACE for the GOAWAY exchange.
         let wait = match (closing, idle_since) {
             (Some(at), _) => (at + CLOSE_GRACE).saturating_duration_since(Instant::now()),
             (None, Some(since)) => (since + idle).saturating_duration_since(Instant::now()),
@@ -178,9 +180,12 @@ pub async fn serve(stream: Stream, prefix: Bytes, peer: SocketAddr, w: &Rc<Worke
             },
             _ = monoio::time::sleep(wait) => {
                 if closing.is_some() {
-                    break;
-                }
-                if live.count() == 0 {
+                    if live.count() == 0 {
+                        break;
+                    }
+                    // Streams are still answering: look again after another grace.
+                    closing = Some(Instant::now());
+                } else if live.count() == 0 {
                     tracing::debug!(%peer, "HTTP/2 connection idle past http2.idle_timeout; GOAWAY");
                     conn.graceful_shutdown();
                     closing = Some(Instant::now());
