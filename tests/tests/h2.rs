@@ -5,10 +5,12 @@
 //! that turns a stream into HTTP/1.1 (`h2/bridge.rs`): request bodies with and without
 //! a length, multi-megabyte responses under flow control, HEAD/204/304 without a body,
 //! cookies joined, `:authority` as Host, connection-specific response fields dropped,
-//! an SSE stream event by event, 404/413/431 over h2, an upstream cut mid-body as
-//! RST_STREAM, a client reset (counted, the upstream connection not reused), the access
-//! log; the connection's end: GOAWAY at the idle time-out and on drain, after the
-//! streams in flight. `tollgate check` refuses h2c on a TLS listener.
+//! response trailers, repeated and Connection-named fields, a close-delimited body, a
+//! request body that disagrees with its content-length refused, an SSE stream event by
+//! event, 404/413/431 over h2, an upstream cut mid-body as RST_STREAM, a client reset
+//! (counted, the upstream connection not reused), the access log; the connection's
+//! end: GOAWAY at the idle time-out and on drain, after the streams in flight.
+//! `tollgate check` refuses h2c on a TLS listener.
 //!
 //! Streams, resets and GOAWAYs that curl and h2load do not show are driven with
 //! `tests/py/h2_client.py` (the `h2` package, from the venv that
@@ -873,6 +875,18 @@ fn cookies_are_joined_authority_becomes_host_and_connection_fields_are_dropped()
             "a pseudo-header went upstream: {name}"
         );
     }
+    // :authority wins over a Host field beside it (RFC 9113 §8.3.1).
+    let r = c.request(json!({"path": "/h", "authority": "a.example",
+        "headers": [["host", "b.example"]]}));
+    assert_eq!(ok_with(&r, 200), "ok");
+    let seen = up.requests();
+    let hosts: Vec<&str> = seen[1]
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(hosts, ["a.example"]);
 }
 
 #[test]
@@ -939,6 +953,15 @@ provider = "mock"
         gaps.count() >= 5,
         "few paced frames: the stream was buffered: {frames:?}"
     );
+    // Not streamed, the body sent without a length in three DATA frames: the LLM route
+    // reads the whole (chunked) body and answers one JSON document.
+    let body = r#"{"model":"mock-model","messages":[{"role":"user","content":"hi"}]}"#;
+    let r = c.request(json!({"method": "POST", "path": "/v1/chat/completions",
+        "headers": [["content-type", "application/json"]], "body": body, "pieces": 3}));
+    let text = ok_with(&r, 200);
+    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(doc["object"], "chat.completion", "{doc}");
+    assert_eq!(doc["usage"]["completion_tokens"], 10, "{doc}");
 }
 
 #[test]
@@ -1248,4 +1271,88 @@ fn check_refuses_h2c_on_a_tls_listener_and_a_frame_size_out_of_range() {
         pair(&leaf)
     ));
     assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn trailers_early_hints_close_delimited_bodies_and_repeated_fields_are_relayed() {
+    let up = Upstream::start(|r| match r.target.as_str() {
+        "/trailers" => Reply::Raw(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: grpc-status\r\n\r\n\
+              5\r\nhello\r\n0\r\ngrpc-status: 0\r\ngrpc-message: fine\r\n\r\n"
+                .to_vec(),
+        ),
+        "/hints" => Reply::Raw(
+            b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n\
+              HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+                .to_vec(),
+        ),
+        "/until-close" => Reply::Raw(b"HTTP/1.1 200 OK\r\n\r\nuntil the end".to_vec()),
+        _ => Reply::Full(
+            200,
+            vec![
+                ("set-cookie".into(), "a=1; Path=/".into()),
+                ("set-cookie".into(), "b=2; Path=/".into()),
+                ("connection".into(), "x-hop".into()),
+                ("x-hop".into(), "1".into()),
+            ],
+            b"cookies".to_vec(),
+        ),
+    });
+    let gw = Gateway::start(&h2c_config(&up, ""));
+    let mut c = H2::h2c(&gw);
+    let r = c.get("/trailers");
+    assert_eq!(ok_with(&r, 200), "hello");
+    assert_eq!(
+        r["trailers"],
+        json!([["grpc-status", "0"], ["grpc-message", "fine"]]),
+        "{r}"
+    );
+    // The proxy skips interim answers (server/proxy.rs), over HTTP/2 as over HTTP/1.1:
+    // the final one comes whole after it.
+    let r = c.get("/hints");
+    assert_eq!(ok_with(&r, 200), "ok");
+    let r = c.get("/until-close");
+    assert_eq!(ok_with(&r, 200), "until the end");
+    let r = c.get("/cookies");
+    assert_eq!(ok_with(&r, 200), "cookies");
+    let cookies: Vec<&str> = r["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h[0] == "set-cookie")
+        .map(|h| h[1].as_str().unwrap())
+        .collect();
+    assert_eq!(cookies, ["a=1; Path=/", "b=2; Path=/"], "{r}");
+    assert_eq!(
+        header(&r, "x-hop"),
+        None,
+        "a field named by Connection: {r}"
+    );
+}
+
+#[test]
+fn a_body_shorter_than_its_content_length_is_a_stream_error_and_never_forwarded_whole() {
+    let up = counting_upstream();
+    let gw = Gateway::start(&h2c_config(&up, ""));
+    let mut c = H2::h2c(&gw);
+    let r = c.request(json!({"method": "POST", "path": "/short", "body_size": 50,
+        "headers": [["content-length", "100"]]}));
+    assert!(
+        r["reset"] == 1 || r["status"] == 400,
+        "not a PROTOCOL_ERROR reset nor a 400: {r}"
+    );
+    // More than announced.
+    let r = c.request(json!({"method": "POST", "path": "/long", "body_size": 150,
+        "headers": [["content-length", "100"]]}));
+    assert!(
+        r["reset"] == 1 || r["status"] == 400,
+        "not a PROTOCOL_ERROR reset nor a 400: {r}"
+    );
+    assert_eq!(ok_with(&c.get("/fine"), 200), "got 0 bytes");
+    let paths: Vec<String> = up.requests().iter().map(|r| r.target.clone()).collect();
+    assert_eq!(
+        paths,
+        ["/fine"],
+        "a request with a wrong length was forwarded"
+    );
 }
