@@ -461,24 +461,39 @@ fn h2load_with_many_streams_per_connection_all_succeed_on_h2c_and_tls() {
     assert_eq!(metric(&page, "tollgate_http2_streams_total"), Some(2000.0));
     assert_eq!(up.request_count(), 2000);
 
-    let up = Upstream::ok();
-    let gw = Gateway::start(&config(
-        &format!("[listeners.tls]\ncertificates = [{}]", pair(&files)),
-        &up.addr.to_string(),
-        "",
-    ));
-    let url = format!("https://127.0.0.1:{}/tls", gw.port);
-    let (ok, text) = run_bounded(
-        "h2load",
-        &["-n", "1000", "-c", "2", "-m", "100", &url],
-        Duration::from_secs(30),
-    );
-    assert!(ok, "h2load over TLS failed:\n{text}");
-    assert!(
-        text.contains("Application protocol: h2"),
-        "ALPN did not choose h2:\n{text}"
-    );
-    assert_h2load_all_ok(&text, 1000);
+    // Over TLS, and both ways h2 gets its bytes (http2.io) on each.
+    for (tls, io) in [
+        (true, "readiness"),
+        (true, "completion"),
+        (false, "completion"),
+    ] {
+        let listener = if tls {
+            format!("[listeners.tls]\ncertificates = [{}]", pair(&files))
+        } else {
+            "h2c = true".to_owned()
+        };
+        let gw = Gateway::start(&config(
+            &listener,
+            &up.addr.to_string(),
+            &format!("[http2]\nio = \"{io}\""),
+        ));
+        let url = if tls {
+            format!("https://127.0.0.1:{}/tls", gw.port)
+        } else {
+            gw.url("/h2c")
+        };
+        let (ok, text) = run_bounded(
+            "h2load",
+            &["-n", "1000", "-c", "2", "-m", "100", &url],
+            Duration::from_secs(30),
+        );
+        assert!(ok, "h2load, tls = {tls}, io = {io}, failed:\n{text}");
+        assert!(
+            text.contains("Application protocol: h2"),
+            "tls = {tls}, io = {io}: not h2:\n{text}"
+        );
+        assert_h2load_all_ok(&text, 1000);
+    }
 }
 
 #[test]
@@ -751,7 +766,11 @@ fn request_bodies_with_and_without_a_length_reach_the_upstream_intact() {
 
 #[test]
 fn multi_megabyte_responses_arrive_intact_under_flow_control() {
-    const LEN: usize = 6 * 1024 * 1024;
+    const LEN: usize = 3 * 1024 * 1024;
+    let s = Scratch::new("big");
+    let ca = Ca::new("test CA");
+    let ca_file = ca.write(&s.0, "ca.pem");
+    let leaf = ca.server("gateway", &["localhost"], 1).write(&s.0, "leaf");
     let up = Upstream::start(|r| match r.target.as_str() {
         "/length" => Reply::Full(200, vec![], pattern(LEN)),
         _ => Reply::Chunked(
@@ -759,34 +778,59 @@ fn multi_megabyte_responses_arrive_intact_under_flow_control() {
             pattern(LEN).chunks(50_000).map(<[u8]>::to_vec).collect(),
         ),
     });
-    let gw = Gateway::start(&h2c_config(&up, ""));
-    // The python client keeps the default 64 KiB windows: the gateway waits for its
-    // WINDOW_UPDATEs about a hundred times per response. Both responses at once.
-    let mut c = H2::h2c(&gw);
-    let a = c.send(json!({"path": "/length"}));
-    let b = c.send(json!({"path": "/chunked"}));
-    for (id, framing) in [(a, "content-length"), (b, "chunked")] {
-        let r = c.wait(id, 20.0);
-        ok_with(&r, 200);
-        assert_eq!(r["body_len"], LEN, "{framing}");
-        assert_eq!(r["body_is_pattern"], true, "{framing}: the body changed");
-    }
-    // curl, both.
-    for path in ["/length", "/chunked"] {
-        let file = gw.dir().join("download.bin");
-        let out = curl_ok(&[
-            "--http2-prior-knowledge",
-            "-o",
-            file.to_str().unwrap(),
-            "-w",
-            "%{http_version} %{size_download}",
-            &gw.url(path),
-        ]);
-        assert_eq!(out, format!("2 {LEN}"), "{path}");
-        assert!(
-            std::fs::read(&file).unwrap() == pattern(LEN),
-            "{path}: curl got a changed body"
-        );
+    // Both ways h2 gets its bytes (http2.io), on plain TCP and over TLS.
+    for io in ["readiness", "completion"] {
+        for tls in [false, true] {
+            let what = format!("io = {io}, tls = {tls}");
+            let http2 = format!("[http2]\nio = \"{io}\"");
+            let listener = if tls {
+                format!("[listeners.tls]\ncertificates = [{}]", pair(&leaf))
+            } else {
+                "h2c = true".to_owned()
+            };
+            let gw = Gateway::start(&config(&listener, &up.addr.to_string(), &http2));
+            // The python client keeps the default 64 KiB windows: the gateway waits for
+            // its WINDOW_UPDATEs about a hundred times per response. Both at once.
+            let mut c = if tls {
+                H2::tls(&gw, "localhost", &ca_file, None)
+            } else {
+                H2::h2c(&gw)
+            };
+            // Both at once on the default path; the chunked one (the bridge de-chunks
+            // it) on the others.
+            let paths: &[&str] = if io == "readiness" && !tls {
+                &["/length", "/chunked"]
+            } else {
+                &["/chunked"]
+            };
+            let ids: Vec<u64> = paths.iter().map(|p| c.send(json!({ "path": p }))).collect();
+            for (id, path) in ids.into_iter().zip(paths) {
+                let r = c.wait(id, 20.0);
+                ok_with(&r, 200);
+                assert_eq!(r["body_len"], LEN, "{what}, {path}");
+                assert_eq!(r["body_is_pattern"], true, "{what}, {path}: changed");
+            }
+            if tls || io != "readiness" {
+                continue;
+            }
+            // curl, both.
+            for path in ["/length", "/chunked"] {
+                let file = gw.dir().join("download.bin");
+                let out = curl_ok(&[
+                    "--http2-prior-knowledge",
+                    "-o",
+                    file.to_str().unwrap(),
+                    "-w",
+                    "%{http_version} %{size_download}",
+                    &gw.url(path),
+                ]);
+                assert_eq!(out, format!("2 {LEN}"), "{what}, {path}");
+                assert!(
+                    std::fs::read(&file).unwrap() == pattern(LEN),
+                    "{what}, {path}: curl got a changed body"
+                );
+            }
+        }
     }
 }
 
