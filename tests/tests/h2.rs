@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tollgate_tests::client::{get, Conn};
-use tollgate_tests::llm::{access_log, events, metric, metrics};
+use tollgate_tests::llm::{access_log, events, metric, metrics, openai_stream};
 use tollgate_tests::python::{python, script};
 use tollgate_tests::tls::{client_config, Ca, Leaf, TlsConn};
 use tollgate_tests::{bin, Gateway, Paced, Reply, StreamOutcome, Upstream};
@@ -460,6 +460,36 @@ fn h2load_with_many_streams_per_connection_all_succeed_on_h2c_and_tls() {
     assert_eq!(metric(&page, "tollgate_http2_connections_total"), Some(4.0));
     assert_eq!(metric(&page, "tollgate_http2_streams_total"), Some(2000.0));
     assert_eq!(up.request_count(), 2000);
+
+    // Uploads: 400 POSTs of 10 KB, 50 streams at a time on each of 2 connections.
+    let counting = counting_upstream();
+    let gw = Gateway::start(&h2c_config(&counting, ""));
+    let data = pattern(10_000);
+    let file = s.path("post.bin");
+    std::fs::write(&file, &data).unwrap();
+    let (ok, text) = run_bounded(
+        "h2load",
+        &[
+            "-n",
+            "400",
+            "-c",
+            "2",
+            "-m",
+            "50",
+            "-d",
+            file.to_str().unwrap(),
+            &gw.url("/post"),
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(ok, "h2load -d failed:\n{text}");
+    assert_h2load_all_ok(&text, 400);
+    let seen = counting.requests();
+    assert_eq!(seen.len(), 400);
+    assert!(
+        seen.iter().all(|r| r.method == "POST" && r.body == data),
+        "an upload arrived changed"
+    );
 
     // Over TLS, and both ways h2 gets its bytes (http2.io) on each.
     for (tls, io) in [
@@ -1034,6 +1064,13 @@ upstream = "up"
     ));
     let mut c = H2::h2c(&gw);
     assert_eq!(c.get("/nope")["status"], 404);
+    // A route miss with a body larger than the stream window (256 KiB) still coming:
+    // answered at once, the rest of the body not waited for.
+    let r = c.request(
+        json!({"method": "POST", "path": "/nope", "body_size": 600_000,
+        "pieces": 10}),
+    );
+    assert_eq!(r["status"], 404, "{r}");
     // Over max_body_bytes with a length, and without.
     let r = c.request(
         json!({"method": "POST", "path": "/api/big", "body_size": 2000,
@@ -1178,6 +1215,79 @@ fn a_client_reset_is_counted_logged_and_its_upstream_connection_not_reused() {
         .expect("/next logged");
     assert_eq!(next["status"], 200, "{next}");
     assert_eq!(next["method"], "GET", "{next}");
+}
+
+#[test]
+fn a_client_resetting_an_llm_stream_stops_the_provider_stream() {
+    // The provider sends a word every 100 ms for 2 s.
+    let words: Vec<String> = (0..20).map(|i| format!(" w{i}")).collect();
+    let up = Upstream::start(move |_| {
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        Reply::Paced(openai_stream(
+            &words,
+            Some((5, 20)),
+            Duration::from_millis(100),
+        ))
+    });
+    let gw = Gateway::start(&format!(
+        r#"
+[runtime]
+workers = 1
+[admin]
+listen = "127.0.0.1:{{admin}}"
+[[listeners]]
+listen = "127.0.0.1:{{port}}"
+h2c = true
+[[clusters]]
+name = "p"
+endpoints = ["{}"]
+[[routes]]
+name = "llm"
+match = {{ path_prefix = "/v1/" }}
+llm = {{}}
+[[llm.providers]]
+name = "p"
+kind = "openai"
+upstream = "p"
+[[llm.models]]
+name = "m"
+[[llm.models.deployments]]
+provider = "p"
+"#,
+        up.addr
+    ));
+    let body = r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let mut c = H2::h2c(&gw);
+    let id = c.send(json!({"method": "POST", "path": "/v1/chat/completions",
+        "headers": [["content-type", "application/json"]], "body": body}));
+    wait_for(Duration::from_secs(3), "two words through", || {
+        let r = c.wait(id, 0.05);
+        r["body"]
+            .as_str()
+            .unwrap_or("")
+            .matches("\"content\":\" w")
+            .count()
+            >= 2
+    });
+    let reset = Instant::now();
+    c.reset(id);
+    wait_for(
+        Duration::from_secs(3),
+        "the provider's stream ended",
+        || !up.stream_ends().is_empty(),
+    );
+    let end = up.stream_ends()[0];
+    assert_eq!(end.outcome, StreamOutcome::PeerGone, "{end:?}");
+    assert!(end.sent < 10, "the provider stream ran on: {end:?}");
+    let took = end.at.saturating_duration_since(reset);
+    assert!(
+        took < Duration::from_millis(500),
+        "the provider noticed {took:?} after the reset"
+    );
+    // The connection serves on (the model list is the gateway's own answer).
+    let r = c.get("/v1/models");
+    assert!(ok_with(&r, 200).contains("\"m\""), "{r}");
+    assert_eq!(up.request_count(), 1);
 }
 
 // ---------------------------------------------------------------------------------------
