@@ -114,7 +114,10 @@ fn metric_at_least(gw: &Gateway, series: &str, n: f64) {
     });
 }
 
-/// Runs curl (at most 5 s) with `args`; returns (success, stdout, stderr).
+/// Runs curl (at most 5 s) with `args` over HTTP/1.1; returns (success, stdout,
+/// stderr). Pinned with `--http1.1`: listeners offer h2 by ALPN by default and curl
+/// would take it, while these tests are about TLS under HTTP/1.1; tests/h2.rs makes the
+/// same checks (SNI, mTLS, renewal) over HTTP/2.
 fn curl(args: &[&str]) -> (bool, String, String) {
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "5", "--http1.1"])
