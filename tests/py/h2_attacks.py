@@ -24,6 +24,7 @@ requests on a connection of its own. An attack passes when:
 | priority-flood | CVE-2019-9513: PRIORITY frames for ever new streams | GOAWAY ENHANCE_YOUR_CALM (`http2.flood.priority`) |
 | window-update-flood | WINDOW_UPDATE 1 on the connection, again and again | GOAWAY ENHANCE_YOUR_CALM (`http2.flood.window_update`) |
 | empty-data-flood | CVE-2019-9518: empty DATA frames on an open stream | GOAWAY ENHANCE_YOUR_CALM (`http2.flood.empty_frames`) |
+| within-budgets | (the control) PING, SETTINGS, PRIORITY, WINDOW_UPDATE and a reset request every 20 ms for 2.5 s | nothing: no GOAWAY, every PING answered, then a 200 |
 | zero-window-stall | CVE-2019-9517-like: initial window 0, large responses, no WINDOW_UPDATE | response heads, no DATA, RST_STREAM CANCEL after `http2.send_timeout`, GOAWAY NO_ERROR after `http2.idle_timeout`, closed; memory bounded |
 
 The GOAWAY's debug data says who stopped it: empty for the gateway's frame scanner
@@ -54,6 +55,7 @@ from h2wire import (
     HEADERS,
     INITIAL_WINDOW_SIZE,
     NO_ERROR,
+    PING,
     PROTOCOL_ERROR,
     RST_STREAM,
     Bystander,
@@ -454,6 +456,41 @@ def _(args):
     return (f"{streams} x {size >> 20} MiB asked with a zero window: {len(heads)} heads, 0 DATA bytes, "
             f"RST_STREAM CANCEL at {first:.2f}-{last:.2f}s, upstream connections then {held}, "
             f"GOAWAY NO_ERROR {idle_after:.2f}s later, closed at {c.since(c.closed_at):.2f}s; {w.done()}")
+
+
+# ---------------------------------------------------------------------------------------
+# The control: a busy client within every budget is not cut off
+# ---------------------------------------------------------------------------------------
+
+
+@reg.check("within-budgets", "no false positives: budgets are per second")
+def _(args):
+    w = Watch(args, "a client within the budgets")
+    c = Conn(args.target)
+    c.start()
+    # Every 20 ms for 2.5 s: a PING, a SETTINGS, a PRIORITY, a WINDOW_UPDATE and a
+    # request reset at once: 125 of each, more than one second's budget of PING and
+    # SETTINGS (100 with the defaults) in all, about half of it in any one second.
+    ticks = 125
+    for i in range(ticks):
+        sid = 1 + 2 * i
+        ok = c.send(
+            ping(i.to_bytes(8, "big")),
+            settings((INITIAL_WINDOW_SIZE, 65535 + i % 2)),
+            priority(sid + 2, sid),
+            window_update(0, 1),
+            headers(sid, c.hp.request("/")),
+            rst_stream(sid, CANCEL),
+        )
+        assert ok, f"the server closed after {i} ticks ({c.send_error}): {c.frames[-5:]}"
+        assert not poll_goaway(c), f"cut off after {i} ticks: {c.goaway()!r} {c.close_reason}"
+        time.sleep(0.02)
+    assert c.request(1 + 2 * ticks), f"the request after the busy spell could not be sent: {c.send_error}"
+    status, _, _ = c.response(1 + 2 * ticks)
+    assert status == 200, f"a request after the busy spell got {status}"
+    acks = sum(1 for f in c.frames if f.type == PING and "ACK" in f.flags)
+    assert acks == ticks, f"{acks} PING ACKs for {ticks} PINGs"
+    return f"{ticks} ticks over {c.since():.1f}s: {acks} PING ACKs, no GOAWAY, then 200; {w.done()}"
 
 
 def add_args(p):

@@ -347,3 +347,15 @@ fn attacks_over_tls_meet_the_same_limits() {
     assert!(t.metric("tollgate_http2_connections_total") >= 2.0 * ROUNDS);
     t.assert_serving();
 }
+
+/// The control: a client that sends PING, SETTINGS, PRIORITY, WINDOW_UPDATE and a
+/// reset request every 20 ms for 2.5 s (in all more PINGs and SETTINGS than one
+/// second's budget, about half of it in any second) is served, never cut off.
+#[test]
+fn a_busy_client_within_the_budgets_is_not_cut_off() {
+    let mut t = start("", None);
+    t.attack(&["within-budgets"], &[]);
+    assert_no_other_floods(&t, &[]);
+    assert_eq!(t.errors("protocol"), 0.0);
+    t.assert_serving();
+}
