@@ -14,6 +14,8 @@
 //!   access log and metrics;
 //! - [`python`]: the Python scripts in `tests/py/` (the official LLM SDKs) run from the
 //!   virtualenv that `scripts/install-test-deps.sh` makes;
+//! - [`h2client`]: one HTTP/2 connection driven command by command (streams, resets,
+//!   GOAWAY), through `tests/py/h2_client.py`;
 //! - [`tls`]: certificates made in the test (a CA and the leaves it signs) and a blocking
 //!   rustls client that shows the certificate it was served;
 //! - [`RedisServer`]: a real `redis-server` on a free loopback port (cluster-mode rate
@@ -21,6 +23,7 @@
 
 pub mod client;
 mod gateway;
+pub mod h2client;
 pub mod llm;
 mod mock;
 pub mod python;
