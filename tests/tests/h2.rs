@@ -1353,6 +1353,15 @@ fn a_body_shorter_than_its_content_length_is_a_stream_error_and_never_forwarded_
         r["reset"] == 1 || r["status"] == 400,
         "not a PROTOCOL_ERROR reset nor a 400: {r}"
     );
+    // A length, and END_STREAM on the headers (RFC 9113 §8.1.1: malformed).
+    let t0 = Instant::now();
+    let r = c.request(json!({"method": "POST", "path": "/none",
+        "headers": [["content-length", "5"]], "timeout": 5}));
+    assert!(
+        r["reset"] == 1 || r["status"] == 400,
+        "not a PROTOCOL_ERROR reset nor a 400: {r}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
     // More than announced.
     let r = c.request(json!({"method": "POST", "path": "/long", "body_size": 150,
         "headers": [["content-length", "100"]]}));
