@@ -201,8 +201,16 @@ fn rapid_reset_with_the_default_limits() {
     assert_eq!(t.errors("protocol"), ROUNDS, "h2's too_many_resets");
     assert_eq!(t.floods("rst_stream"), 0.0);
     t.attack(&["rapid-reset-paced"], &[]);
-    assert_eq!(t.floods("rst_stream"), ROUNDS);
-    assert_eq!(t.errors("protocol"), ROUNDS);
+    // Each paced connection is stopped once: by the scanner's rst_stream budget, or,
+    // when the gateway fell behind and read many pairs at once (a busy CI machine), by
+    // h2's pending-accept limit again.
+    let paced_by_h2 = t.errors("protocol") - ROUNDS;
+    assert_eq!(
+        t.floods("rst_stream") + paced_by_h2,
+        ROUNDS,
+        "rst_stream floods {}, pending-accept limit {paced_by_h2}",
+        t.floods("rst_stream")
+    );
     assert_no_other_floods(&t, &["rst_stream"]);
     // Streams the client reset before their response began are counted as such.
     assert!(t.metric("tollgate_http2_client_resets_total") >= 500.0);
@@ -233,17 +241,15 @@ fn made_you_reset_with_the_default_limits() {
 }
 
 /// CONTINUATION floods with the defaults: h2's own limit on CONTINUATION frames per
-/// block (from the header list and frame sizes) comes first.
+/// block (from the header list and frame sizes: 5 here) usually comes first; the frame
+/// scanner's (32) when the gateway reads 33 of them at once.
 #[test]
 fn continuation_floods_with_the_default_limits() {
     let mut t = start("", None);
     t.attack(&["continuation-flood", "continuation-flood-big"], &[]);
-    assert_eq!(
-        t.errors("protocol"),
-        2.0 * ROUNDS,
-        "h2's too_many_continuations"
-    );
-    assert_no_other_floods(&t, &[]);
+    let (h2, scanner) = (t.errors("protocol"), t.floods("continuation_per_block"));
+    assert_eq!(h2 + scanner, 2.0 * ROUNDS, "h2 {h2}, scanner {scanner}");
+    assert_no_other_floods(&t, &["continuation_per_block"]);
     t.assert_serving();
 }
 
