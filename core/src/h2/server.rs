@@ -280,9 +280,14 @@ async fn stream_task(
     match c.head.parse(&mut c.buf, &cc.head_limits) {
         Ok(Status::Complete(())) => {
             let started = begin(&mut c);
+            // The reset is looked at first: h2 hands out a stream that the client reset
+            // in the same read as its HEADERS (Rapid Reset sends them together), and an
+            // unbiased select polled the request path first half the time, which could
+            // send the request upstream before it saw the reset.
             let next = monoio::select! {
-                n = dispatch(&mut c, &w, &cc, true) => Some(n),
+                biased;
                 _ = stream.reset_before_head() => None,
+                n = dispatch(&mut c, &w, &cc, true) => Some(n),
             };
             if next.is_none() {
                 w.metrics.h2.client_resets.inc();
