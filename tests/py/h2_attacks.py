@@ -75,7 +75,7 @@ from h2wire import (
     window_update,
 )
 
-reg = Registry()
+reg = Registry(after_each=lambda: stop_watching())
 
 # ---------------------------------------------------------------------------------------
 # Support
@@ -109,6 +109,16 @@ def upstream_connections(port: int | None) -> int | None:
     return n
 
 
+# The well-behaved clients running: a check that fails before its Watch is done leaves
+# its client running, which would count in the next check's upstream requests.
+_watching: list[Bystander] = []
+
+
+def stop_watching() -> None:
+    while _watching:
+        _watching.pop().stop()
+
+
 class Watch:
     """The bystander, the gateway's memory and CPU, and the upstream's request count,
     around one attack."""
@@ -116,6 +126,7 @@ class Watch:
     def __init__(self, args, what: str):
         self.args, self.what = args, what
         self.by = Bystander(args.target).start()
+        _watching.append(self.by)
         if not self.by.wait_ok(2, 5):
             self.by.stop()
             raise AssertionError(f"the well-behaved client got no 200s before the attack: {self.by.errors[:3]}")
@@ -146,11 +157,12 @@ class Watch:
             out.append(f"CPU {cpu_seconds(self.args.pid) - self.cpu0:.2f}s over {took:.2f}s")
         up = upstream_requests(self.args)
         if up is not None:
-            # The bystander's own requests reach the upstream too.
-            extra = up - self.up0 - (self.by.ok - self.ok0) - 2
+            # The bystander's own requests reach the upstream too; the one in flight
+            # when it stopped may have, uncounted (+1 at most).
+            extra = up - self.up0 - (self.by.ok - self.ok0)
             out.append(f"upstream requests from the attack ~{max(extra, 0)}")
             if max_upstream is not None:
-                assert extra <= max_upstream, f"the upstream got ~{extra} requests from the attack (want <= {max_upstream})"
+                assert extra <= max_upstream + 1, f"the upstream got ~{extra} requests from the attack (want <= {max_upstream})"
         return "; ".join(out)
 
 
@@ -228,7 +240,9 @@ def rapid_reset(args, per_write: int) -> str:
             result += f" (after 200 pairs: {held} upstream connections open)"
         return result
 
-    return summary(rounds(args, attack), w)
+    # A stream reset in the read that brought its HEADERS never starts its request:
+    # the reset is polled before the request path (core/src/h2/server.rs).
+    return summary(rounds(args, attack), w, max_upstream=0)
 
 
 @reg.check("rapid-reset-burst", "CVE-2023-44487")
@@ -490,7 +504,7 @@ def _(args):
     assert status == 200, f"a request after the busy spell got {status}"
     acks = sum(1 for f in c.frames if f.type == PING and "ACK" in f.flags)
     assert acks == ticks, f"{acks} PING ACKs for {ticks} PINGs"
-    return f"{ticks} ticks over {c.since():.1f}s: {acks} PING ACKs, no GOAWAY, then 200; {w.done()}"
+    return f"{ticks} ticks over {c.since():.1f}s: {acks} PING ACKs, no GOAWAY, then 200; {w.done(max_upstream=0)}"
 
 
 def add_args(p):

@@ -45,8 +45,11 @@ class Check:
 
 
 class Registry:
-    def __init__(self) -> None:
+    def __init__(self, after_each: Callable[[], None] | None = None) -> None:
+        """`after_each`: called after every check, passed or failed (to stop what a
+        failed check left running)."""
         self.checks: list[Check] = []
+        self.after_each = after_each
 
     def check(self, name: str, ref: str, known_deviation: tuple[str, str] | None = None):
         """Registers a check. `known_deviation`: (why, seen): the gateway is known to
@@ -97,6 +100,9 @@ class Registry:
                 ok, detail = False, str(e)
             except Exception as e:  # noqa: BLE001 - a check that cannot run fails
                 ok, detail, tb = False, f"{type(e).__name__}: {e}", traceback.format_exc()
+            finally:
+                if self.after_each:
+                    self.after_each()
             ms = (time.monotonic() - t0) * 1000
             if c.known_deviation:
                 why, seen = c.known_deviation
