@@ -379,17 +379,30 @@ def _(args):
 
 
 def control_flood(args, what: str, make, limit: int, setup=None) -> str:
+    """Floods with `make(i)` after four requests to a 3-second upstream (streams 1-7)
+    and `setup(c)`; the requests' upstream work must end with the connection."""
     w = Watch(args, what)
 
     def attack(_):
         c = Conn(args.target)
         c.start()
+        for sid in (1, 3, 5, 7):
+            c.request(sid, extra=[("x-mock-delay-ms", "3000")])
         if setup:
             setup(c)
         # The ACKs and answers are not read while flooding (the attack's point: the
         # server's output queue grows); a few are read between bursts to see GOAWAY.
         n = flood(c, make, limit, 200)
-        return f"{n} frames, {goaway_close(c, ENHANCE_YOUR_CALM)}"
+        result = f"{n} frames, {goaway_close(c, ENHANCE_YOUR_CALM)}"
+        if args.upstream_port:
+            # The well-behaved client's pooled connection may stay; the four slow
+            # requests' must not (they would for 3 s).
+            deadline = time.monotonic() + 1
+            while (held := upstream_connections(args.upstream_port)) > 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert held <= 1, f"{held} upstream connections still open 1 s after the GOAWAY"
+            result += ", the streams' upstream work dropped"
+        return result
 
     return summary(rounds(args, attack), w)
 
@@ -406,7 +419,7 @@ def _(args):
 
 @reg.check("priority-flood", "CVE-2019-9513")
 def _(args):
-    return control_flood(args, "PRIORITY flood", lambda i: priority(3 + 2 * i, 1 + 2 * i), 100000)
+    return control_flood(args, "PRIORITY flood", lambda i: priority(11 + 2 * i, 9 + 2 * i), 100000)
 
 
 @reg.check("window-update-flood", "CVE-2019-9511 family")
@@ -417,9 +430,9 @@ def _(args):
 @reg.check("empty-data-flood", "CVE-2019-9518")
 def _(args):
     def open_stream(c):
-        c.send(headers(1, c.hp.request("/", "POST", extra=[("x-mock-delay-ms", "3000")]), end_stream=False))
+        c.send(headers(9, c.hp.request("/", "POST", extra=[("x-mock-delay-ms", "3000")]), end_stream=False))
 
-    return control_flood(args, "empty DATA flood", lambda i: data(1, b""), 100000, setup=open_stream)
+    return control_flood(args, "empty DATA flood", lambda i: data(9, b""), 100000, setup=open_stream)
 
 
 # ---------------------------------------------------------------------------------------
