@@ -940,6 +940,160 @@ fn client_leaving_mid_stream_closes_the_provider_connection() {
     assert!(llm["input_tokens"].is_u64(), "{line}");
 }
 
+/// Sends a streamed chat request on `c` and reads until `n` content chunks arrived.
+fn stream_until_chunks(c: &mut Conn, n: usize) -> Vec<u8> {
+    c.send(
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{M_STREAM}",
+            M_STREAM.len()
+        )
+        .as_bytes(),
+    );
+    let mut seen = Vec::new();
+    let mut tmp = [0u8; 4096];
+    while String::from_utf8_lossy(&seen)
+        .matches("\"content\":\" w")
+        .count()
+        < n
+    {
+        let got = c.stream.read(&mut tmp).expect("stream bytes within 10 s");
+        assert!(
+            got > 0,
+            "gateway closed early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&tmp[..got]);
+    }
+    seen
+}
+
+#[test]
+fn client_leaving_during_a_long_provider_silence_is_noticed_at_once() {
+    // Tokens 400 ms apart (a slow model): the client leaves in the middle of a gap, when
+    // no write to it is due for a while. The gateway's watch on the client must see it
+    // go without waiting for the next token.
+    let words: Vec<String> = (0..10).map(|i| format!(" w{i}")).collect();
+    let up = Upstream::start(move |_| {
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        Reply::Paced(openai_stream(&words, None, Duration::from_millis(400)))
+    });
+    let llm = format!(
+        "{}\n[[llm.models]]\nname = \"m\"\n[[llm.models.deployments]]\nprovider = \"p\"\n",
+        provider("p", "openai", "")
+    );
+    let gw = start(1, &cluster("p", &up), "{}", &llm);
+
+    let mut c = Conn::open(&gw.addr());
+    stream_until_chunks(&mut c, 2);
+    std::thread::sleep(Duration::from_millis(150));
+    let closed = Instant::now();
+    c.stream.shutdown(Shutdown::Both).expect("shutdown");
+    drop(c);
+
+    let t0 = Instant::now();
+    let end = loop {
+        if let Some(e) = up.stream_ends().first().copied() {
+            break e;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(3),
+            "the provider's stream never ended"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(end.outcome, StreamOutcome::PeerGone, "{end:?}");
+    let took = end.at.saturating_duration_since(closed);
+    assert!(
+        took < Duration::from_millis(100),
+        "the provider connection closed {took:?} after the client left"
+    );
+    assert_eq!(access_log(&gw, 1)[0]["status"], 499);
+}
+
+#[test]
+fn requests_pipelined_behind_a_stream_are_answered_after_it() {
+    // One request sent while the stream runs (it reaches the gateway's watch on the
+    // client), one sent with it in the same write (already buffered when the stream
+    // starts): neither is lost, and both are answered in order after the stream.
+    let words: Vec<String> = (0..4).map(|i| format!(" w{i}")).collect();
+    let up = Upstream::start(move |r| {
+        if wants_stream(r) {
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            Reply::Paced(openai_stream(&words, None, Duration::from_millis(100)))
+        } else {
+            openai_completion("gpt-up", "Hello from up", 11, 3)
+        }
+    });
+    let llm = format!(
+        "{}\n[[llm.models]]\nname = \"m\"\n[[llm.models.deployments]]\nprovider = \"p\"\n",
+        provider("p", "openai", "")
+    );
+    let gw = start(1, &cluster("p", &up), "{}", &llm);
+    let whole = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{M}",
+        M.len()
+    );
+
+    let mut c = Conn::open(&gw.addr());
+    let head = stream_until_chunks(&mut c, 1);
+    c.send(whole.as_bytes());
+    // The rest of the stream, then the whole answer.
+    let mut rest = head;
+    let mut tmp = [0u8; 4096];
+    while !rest.windows(5).any(|w| w == b"0\r\n\r\n") {
+        let got = c
+            .stream
+            .read(&mut tmp)
+            .expect("the stream's end within 10 s");
+        assert!(
+            got > 0,
+            "gateway closed: {}",
+            String::from_utf8_lossy(&rest)
+        );
+        rest.extend_from_slice(&tmp[..got]);
+    }
+    let text = String::from_utf8_lossy(&rest).into_owned();
+    assert!(text.contains("[DONE]"), "{text}");
+    let end = rest.windows(5).position(|w| w == b"0\r\n\r\n").unwrap() + 5;
+    let mut after = rest[end..].to_vec();
+    while !String::from_utf8_lossy(&after).contains("Hello from up") {
+        let got = c
+            .stream
+            .read(&mut tmp)
+            .expect("the pipelined answer within 10 s");
+        assert!(
+            got > 0,
+            "gateway closed: {}",
+            String::from_utf8_lossy(&after)
+        );
+        after.extend_from_slice(&tmp[..got]);
+    }
+    assert!(
+        after.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&after)
+    );
+
+    // Both requests in one write.
+    let mut c = Conn::open(&gw.addr());
+    let both = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{M_STREAM}{whole}",
+        M_STREAM.len()
+    );
+    c.send(both.as_bytes());
+    let streamed = c.read_response("POST").expect("the stream");
+    assert_sse(&streamed);
+    assert!(streamed.text().contains(" w3"), "{}", streamed.text());
+    let answered = c.read_response("POST").expect("the pipelined answer");
+    assert_eq!(answered.status, 200, "{}", answered.text());
+    assert!(
+        answered.text().contains("Hello from up"),
+        "{}",
+        answered.text()
+    );
+    assert_eq!(access_log(&gw, 4).len(), 4);
+}
+
 // ---------------------------------------------------------------------------------------
 // 8. Access log and metrics
 // ---------------------------------------------------------------------------------------

@@ -10,13 +10,28 @@
 //! write, so a slow client slows the provider's reads down (the kernel's socket buffers
 //! fill and TCP flow control reaches the provider) instead of growing our memory.
 //!
-//! Client disconnect: while waiting on the provider, the client socket is watched for
-//! readability; end of stream there means the client is gone, and the provider
-//! connection is dropped at once (which cancels the generation on the provider's side).
+//! Client disconnect: end of stream on the client's side means the client is gone, and
+//! the provider connection is dropped at once (which cancels the generation on the
+//! provider's side). A plain client socket is split for the relay and one read stays
+//! armed on its read half from the first event to the last ([`Watch::Armed`]): an SSE
+//! client sends nothing while it listens, so that read completes only when the client
+//! leaves (or pipelines a request), and it costs one submission and one cancellation
+//! per stream. Arming a readiness poll per provider read and cancelling it when the
+//! provider answered first cost one io_uring cancel per token event, whose kernel cost
+//! grows with the number of open streams (bench/RESULTS.md). TLS and HTTP/2 clients,
+//! whose streams do not split that way, are watched for readability during provider
+//! silences longer than `QUIET` ([`Watch::Quiet`]; for HTTP/2 that is a wait for
+//! RST_STREAM and costs no system call).
 
+use std::future::{Future, Pending};
+use std::io;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use monoio::buf::{IoBufMut, SliceMut};
+use monoio::io::{CancelHandle, CancelableAsyncReadRent, Canceller, Splitable};
+use monoio::net::tcp::{TcpOwnedReadHalf, TcpOwnedWriteHalf};
 use tollgate_proto::h1::{write_local_response_head, Version};
 use tollgate_proto::sse::{SseItem, SseLimits, SseScanner};
 
@@ -27,10 +42,14 @@ use super::upstream::{BodyFail, BodyReader};
 use crate::runtime::CoreConfig;
 use crate::server::conn::ClientConn;
 use crate::server::io::{read_more, write_vec};
+use crate::tls::Stream;
 use crate::upstream::UpConn;
 
-/// How long a provider may stay silent before the client is watched for leaving too.
+/// How long a provider may stay silent before a TLS or HTTP/2 client is watched for
+/// leaving too.
 const QUIET: Duration = Duration::from_millis(20);
+/// Free space the client watch's read gets in the connection's buffer.
+const WATCH_READ: usize = 2048;
 
 /// Where the provider's bytes come from.
 pub enum Source<'a> {
@@ -125,6 +144,62 @@ pub struct Commit {
     pub deadline: Instant,
 }
 
+/// The read armed on a plain client socket's read half, and what it gave.
+struct Watched {
+    res: io::Result<usize>,
+    read: TcpOwnedReadHalf,
+    buf: BytesMut,
+}
+
+/// Reads once from the client into `buf` (appending), until `stop` cancels it.
+async fn watch_client(
+    mut read: TcpOwnedReadHalf,
+    mut buf: BytesMut,
+    stop: CancelHandle,
+) -> Watched {
+    if buf.capacity() - buf.len() < WATCH_READ {
+        buf.reserve(WATCH_READ);
+    }
+    let len = buf.len();
+    let (res, b): (io::Result<usize>, SliceMut<BytesMut>) =
+        read.cancelable_read(buf.slice_mut(len..), stop).await;
+    Watched {
+        res,
+        read,
+        buf: b.into_inner(),
+    }
+}
+
+/// How a relay notices that its client left.
+enum Watch<'a, W> {
+    /// Plain socket: the read on its read half, in flight.
+    Armed(Pin<&'a mut W>),
+    /// Plain socket: that read completed with a pipelined request's bytes (moved to the
+    /// connection's buffer). From here on a client that leaves is found by a failed
+    /// write.
+    Fired(Watched),
+    /// TLS or HTTP/2: the stream's readiness, waited for while the provider is quiet;
+    /// `false` once the client sent bytes (they wait in the buffer for the next request).
+    Quiet(bool),
+}
+
+/// Where the relay's bytes to the client go.
+enum Sink<'a> {
+    /// The connection's stream (TLS, HTTP/2).
+    Stream,
+    /// A plain socket's write half, while its read half is watched.
+    Half(&'a mut TcpOwnedWriteHalf),
+}
+
+/// What ended a wait for the provider.
+enum Woke {
+    Provider(Result<Option<Bytes>, BodyFail>),
+    /// The watch's read on a plain socket completed.
+    Watched(Watched),
+    /// A TLS or HTTP/2 client's stream became readable.
+    Readable,
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn relay(
     c: &mut ClientConn,
@@ -136,59 +211,128 @@ pub async fn relay(
     close: bool,
     timing: &mut Timing,
 ) -> RelayEnd {
+    let Some(tcp) = c.stream.detach_plain() else {
+        let mut watch = Watch::<Pending<Watched>>::Quiet(true);
+        let mut sink = Sink::Stream;
+        return pump(
+            c, cc, src, conv, client, commit, close, timing, &mut sink, &mut watch,
+        )
+        .await;
+    };
+    let (read, mut write) = tcp.into_split();
+    let stop = Canceller::new();
+    let armed = std::pin::pin!(watch_client(
+        read,
+        std::mem::take(&mut c.buf),
+        stop.handle()
+    ));
+    let mut watch = Watch::Armed(armed);
+    let mut sink = Sink::Half(&mut write);
+    let end = pump(
+        c, cc, src, conv, client, commit, close, timing, &mut sink, &mut watch,
+    )
+    .await;
+    let read = match watch {
+        Watch::Armed(armed) => {
+            // Cancelled and waited for, not dropped: bytes that raced with the
+            // cancellation (a pipelined request) come back with it instead of being lost.
+            let _ = stop.cancel();
+            let mut out = armed.await;
+            c.buf = std::mem::take(&mut out.buf);
+            Some(out.read)
+        }
+        Watch::Fired(out) => Some(out.read),
+        Watch::Quiet(_) => None,
+    };
+    // The socket back whole, for the next request on the connection. (Reuniting
+    // cannot fail with the halves of one split; if it did, the stream stays detached
+    // and the connection ends.)
+    if let Some(Ok(tcp)) = read.map(|r| r.reunite(write)) {
+        c.stream = Stream::Plain(tcp);
+    }
+    end
+}
+
+/// The relay proper: provider reads, events converted and written, until the provider's
+/// stream ends or the client leaves.
+#[allow(clippy::too_many_arguments)]
+async fn pump<W: Future<Output = Watched>>(
+    c: &mut ClientConn,
+    cc: &CoreConfig,
+    src: &mut Source<'_>,
+    conv: &mut Converter,
+    client: Dialect,
+    commit: &Commit,
+    close: bool,
+    timing: &mut Timing,
+    sink: &mut Sink<'_>,
+    watch: &mut Watch<'_, W>,
+) -> RelayEnd {
     let grow = 4096;
     let mut scanner = SseScanner::new(SseLimits::default());
     // Bytes of the event in progress, and the client's bytes not yet written.
     let mut unit: Vec<u8> = Vec::new();
     let mut pending: Vec<u8> = Vec::new();
     let mut committed = false;
-    let mut watch_client = true;
     let chunked = c.head.version == Version::Http11;
+    // Before the commit point the attempt's time-out bounds the waits (the caller may
+    // still fall back); after it, the request's deadline. One timer for the relay,
+    // moved once at the commit, rather than one per provider read.
+    let deadline = monoio::time::sleep_until(commit.first_deadline.min(commit.deadline).into());
+    let mut deadline = std::pin::pin!(deadline);
     // The loop ends with how the provider's stream ended: a step and, for a failure,
     // the reason for metrics.
     let (step, reason) = loop {
         let t0 = Instant::now();
-        // Before the commit point the attempt's time-out bounds the wait (the caller
-        // may still fall back); after it, the request's deadline.
-        let limit = if committed {
-            commit.deadline
-        } else {
-            commit.first_deadline.min(commit.deadline)
-        };
-        let deadline = monoio::time::sleep(limit.saturating_duration_since(t0));
-        let mut deadline = std::pin::pin!(deadline);
         // The provider read stays pinned across a client wake-up: dropping it would
         // cancel a read the kernel may already have filled, losing the provider's bytes.
-        // Only the readiness wait on the client (which consumes nothing) and the timer
-        // are dropped and made again.
         let mut next = std::pin::pin!(src.next());
         let got = loop {
-            // A provider that answers within `QUIET` is read without watching the
-            // client: arming and cancelling a readiness poll on the client per event
-            // costs more the more streams are open (bench/RESULTS.md), and a client that
-            // left is then found by the next write failing. Only a provider that keeps
-            // quiet longer gets the client watched too, so a client leaving during a
-            // long pause is still noticed at once.
-            let quick = monoio::select! {
-                r = &mut next => Some(r),
-                _ = &mut deadline => Some(Err(BodyFail::Timeout)),
-                _ = monoio::time::sleep(QUIET), if watch_client => None,
-            };
-            if let Some(r) = quick {
-                break r;
-            }
-            let woke = monoio::select! {
-                r = &mut next => Some(r),
-                _ = c.stream.readable(false) => None,
-                _ = &mut deadline => Some(Err(BodyFail::Timeout)),
+            let woke = match watch {
+                Watch::Armed(w) => monoio::select! {
+                    r = &mut next => Woke::Provider(r),
+                    _ = &mut deadline => Woke::Provider(Err(BodyFail::Timeout)),
+                    out = w.as_mut() => Woke::Watched(out),
+                },
+                Watch::Quiet(true) => {
+                    // A provider that answers within `QUIET` is read without watching
+                    // the client: a client that left is then found by the next write
+                    // failing. Only a provider that keeps quiet longer gets the client
+                    // watched too.
+                    let quick = monoio::select! {
+                        r = &mut next => Some(r),
+                        _ = &mut deadline => Some(Err(BodyFail::Timeout)),
+                        _ = monoio::time::sleep(QUIET) => None,
+                    };
+                    match quick {
+                        Some(r) => Woke::Provider(r),
+                        None => monoio::select! {
+                            r = &mut next => Woke::Provider(r),
+                            _ = c.stream.readable(false) => Woke::Readable,
+                            _ = &mut deadline => Woke::Provider(Err(BodyFail::Timeout)),
+                        },
+                    }
+                }
+                Watch::Fired(_) | Watch::Quiet(false) => monoio::select! {
+                    r = &mut next => Woke::Provider(r),
+                    _ = &mut deadline => Woke::Provider(Err(BodyFail::Timeout)),
+                },
             };
             match woke {
-                Some(r) => break r,
+                Woke::Provider(r) => break r,
                 // The client sent something: end of stream (gone), or a pipelined
                 // request, which stays in the buffer for after this response.
-                None => match read_more(&mut c.stream, &mut c.buf, grow).await {
+                Woke::Watched(mut out) => {
+                    c.buf = std::mem::take(&mut out.buf);
+                    let gone = !matches!(out.res, Ok(n) if n > 0);
+                    *watch = Watch::Fired(out);
+                    if gone {
+                        return RelayEnd::ClientGone;
+                    }
+                }
+                Woke::Readable => match read_more(&mut c.stream, &mut c.buf, grow).await {
                     Ok(0) | Err(_) => return RelayEnd::ClientGone,
-                    Ok(_) => watch_client = false,
+                    Ok(_) => *watch = Watch::Quiet(false),
                 },
             }
         };
@@ -238,12 +382,13 @@ pub async fn relay(
             if !ready {
                 continue;
             }
-            if write_head(c, cc, chunked, close).await.is_err() {
+            if write_head(c, cc, chunked, close, sink).await.is_err() {
                 return RelayEnd::ClientGone;
             }
             committed = true;
+            deadline.as_mut().reset(commit.deadline.into());
         }
-        if !pending.is_empty() && write_chunk(c, chunked, &mut pending).await.is_err() {
+        if !pending.is_empty() && write_chunk(c, chunked, &mut pending, sink).await.is_err() {
             return RelayEnd::ClientGone;
         }
     };
@@ -257,6 +402,7 @@ pub async fn relay(
         close,
         &mut pending,
         reason,
+        sink,
     )
     .await;
     if end == RelayEnd::Done {
@@ -277,6 +423,7 @@ async fn finish(
     close: bool,
     pending: &mut Vec<u8>,
     reason: &'static str,
+    sink: &mut Sink<'_>,
 ) -> RelayEnd {
     let failed = match step {
         Step::Error(message) => {
@@ -288,17 +435,17 @@ async fn finish(
         }
         _ => None,
     };
-    if !committed && write_head(c, cc, chunked, close).await.is_err() {
+    if !committed && write_head(c, cc, chunked, close, sink).await.is_err() {
         return RelayEnd::ClientGone;
     }
-    if !pending.is_empty() && write_chunk(c, chunked, pending).await.is_err() {
+    if !pending.is_empty() && write_chunk(c, chunked, pending, sink).await.is_err() {
         return RelayEnd::ClientGone;
     }
     if chunked {
         c.out.clear();
         c.out.extend_from_slice(b"0\r\n\r\n");
         c.ctx.bytes_sent += 5;
-        if write_vec(&mut c.stream, &mut c.out).await.is_err() {
+        if send(c, sink).await.is_err() {
             return RelayEnd::ClientGone;
         }
     }
@@ -318,7 +465,8 @@ async fn write_head(
     cc: &CoreConfig,
     chunked: bool,
     close: bool,
-) -> std::io::Result<()> {
+    sink: &mut Sink<'_>,
+) -> io::Result<()> {
     cc.chain.on_response_head(&mut c.ctx, 200);
     let mut headers = vec![
         (
@@ -351,10 +499,15 @@ async fn write_head(
     );
     c.ctx.status = 200;
     c.ctx.bytes_sent += c.out.len() as u64;
-    write_vec(&mut c.stream, &mut c.out).await
+    send(c, sink).await
 }
 
-async fn write_chunk(c: &mut ClientConn, chunked: bool, data: &mut Vec<u8>) -> std::io::Result<()> {
+async fn write_chunk(
+    c: &mut ClientConn,
+    chunked: bool,
+    data: &mut Vec<u8>,
+    sink: &mut Sink<'_>,
+) -> io::Result<()> {
     // The guard's placeholders back to the originals (best effort: not across writes).
     tollgate_filters::guard::restore_in_place(&c.ctx.llm.redactions, data);
     c.out.clear();
@@ -368,5 +521,13 @@ async fn write_chunk(c: &mut ClientConn, chunked: bool, data: &mut Vec<u8>) -> s
     }
     data.clear();
     c.ctx.bytes_sent += c.out.len() as u64;
-    write_vec(&mut c.stream, &mut c.out).await
+    send(c, sink).await
+}
+
+/// Writes `c.out` to the client.
+async fn send(c: &mut ClientConn, sink: &mut Sink<'_>) -> io::Result<()> {
+    match sink {
+        Sink::Stream => write_vec(&mut c.stream, &mut c.out).await,
+        Sink::Half(w) => write_vec(&mut **w, &mut c.out).await,
+    }
 }

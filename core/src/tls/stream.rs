@@ -24,13 +24,17 @@ pub enum Stream {
     Tls(Box<TlsConn>),
     /// One HTTP/2 request stream, seen as HTTP/1.1 bytes (`h2/bridge.rs`).
     H2(crate::h2::H2Stream),
+    /// A plain socket taken out for a while ([`Stream::detach_plain`]) by a task that
+    /// uses its two halves at once (the LLM relay watches the read side while it writes)
+    /// and puts it back. Meanwhile reads see end of stream and writes fail.
+    Detached,
 }
 
 impl Stream {
     /// The client's bytes are encrypted (for an HTTP/2 stream: its connection's).
     pub fn is_tls(&self) -> bool {
         match self {
-            Stream::Plain(_) => false,
+            Stream::Plain(_) | Stream::Detached => false,
             Stream::Tls(_) => true,
             Stream::H2(s) => s.is_tls(),
         }
@@ -40,7 +44,20 @@ impl Stream {
     pub fn tls(&self) -> Option<&TlsConn> {
         match self {
             Stream::Tls(t) => Some(t),
-            Stream::Plain(_) | Stream::H2(_) => None,
+            Stream::Plain(_) | Stream::H2(_) | Stream::Detached => None,
+        }
+    }
+
+    /// Takes a plain connection's socket out, leaving [`Stream::Detached`] until the
+    /// caller puts a `Stream::Plain` back. `None`, and nothing changed, for TLS and
+    /// HTTP/2.
+    pub fn detach_plain(&mut self) -> Option<TcpStream> {
+        match std::mem::replace(self, Stream::Detached) {
+            Stream::Plain(tcp) => Some(tcp),
+            other => {
+                *self = other;
+                None
+            }
         }
     }
 
@@ -51,6 +68,8 @@ impl Stream {
             Stream::Plain(s) => s.readable(relaxed).await,
             Stream::Tls(t) => t.readable(relaxed).await,
             Stream::H2(s) => s.readable().await,
+            // A read returns at once (end of stream).
+            Stream::Detached => Ok(()),
         }
     }
 
@@ -66,7 +85,7 @@ impl Stream {
                 let (r, w) = t.into_split();
                 Ok((ReadHalf::Tls(Box::new(r)), WriteHalf::Tls(Box::new(w))))
             }
-            h2 @ Stream::H2(_) => Err(h2),
+            other @ (Stream::H2(_) | Stream::Detached) => Err(other),
         }
     }
 }
@@ -77,6 +96,7 @@ impl AsyncReadRent for Stream {
             Stream::Plain(s) => s.read(buf).await,
             Stream::Tls(t) => t.read(buf).await,
             Stream::H2(s) => s.read(buf).await,
+            Stream::Detached => (Ok(0), buf),
         }
     }
 
@@ -101,6 +121,7 @@ impl AsyncWriteRent for Stream {
             Stream::Plain(s) => s.write(buf).await,
             Stream::Tls(t) => t.write(buf).await,
             Stream::H2(s) => s.write(buf).await,
+            Stream::Detached => (Err(io::ErrorKind::NotConnected.into()), buf),
         }
     }
 
@@ -123,7 +144,7 @@ impl AsyncWriteRent for Stream {
             Stream::Plain(s) => s.flush().await,
             Stream::Tls(t) => t.flush().await,
             // Every write is handed to h2 before it returns; h2 flushes.
-            Stream::H2(_) => Ok(()),
+            Stream::H2(_) | Stream::Detached => Ok(()),
         }
     }
 
@@ -132,7 +153,7 @@ impl AsyncWriteRent for Stream {
             Stream::Plain(s) => s.shutdown().await,
             Stream::Tls(t) => t.shutdown().await,
             // The stream ends when the request is done (`H2Stream::finish`).
-            Stream::H2(_) => Ok(()),
+            Stream::H2(_) | Stream::Detached => Ok(()),
         }
     }
 }
