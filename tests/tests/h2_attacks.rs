@@ -198,13 +198,13 @@ fn assert_no_other_floods(t: &Target, except: &[&str]) {
 fn rapid_reset_with_the_default_limits() {
     let mut t = start("", None);
     t.attack(&["rapid-reset-burst"], &[]);
-    assert_eq!(t.errors("protocol"), ROUNDS, "h2's too_many_resets");
+    assert_eq!(t.errors("limits"), ROUNDS, "h2's too_many_resets");
     assert_eq!(t.floods("rst_stream"), 0.0);
     t.attack(&["rapid-reset-paced"], &[]);
     // Each paced connection is stopped once: by the scanner's rst_stream budget, or,
     // when the gateway fell behind and read many pairs at once (a busy CI machine), by
     // h2's pending-accept limit again.
-    let paced_by_h2 = t.errors("protocol") - ROUNDS;
+    let paced_by_h2 = t.errors("limits") - ROUNDS;
     assert_eq!(
         t.floods("rst_stream") + paced_by_h2,
         ROUNDS,
@@ -225,11 +225,7 @@ fn rapid_reset_with_the_default_limits() {
 fn made_you_reset_with_the_default_limits() {
     let mut t = start("", None);
     t.attack(&["made-you-reset"], &[]);
-    assert_eq!(
-        t.errors("protocol"),
-        ROUNDS,
-        "h2's too_many_internal_resets"
-    );
+    assert_eq!(t.errors("limits"), ROUNDS, "h2's too_many_internal_resets");
     assert_no_other_floods(&t, &[]);
     // The request path saw the resets that came before the response (the WINDOW_UPDATE
     // and PRIORITY ones, 2 in 3; a body past its content-length fails the body read
@@ -247,7 +243,7 @@ fn made_you_reset_with_the_default_limits() {
 fn continuation_floods_with_the_default_limits() {
     let mut t = start("", None);
     t.attack(&["continuation-flood", "continuation-flood-big"], &[]);
-    let (h2, scanner) = (t.errors("protocol"), t.floods("continuation_per_block"));
+    let (h2, scanner) = (t.errors("limits"), t.floods("continuation_per_block"));
     assert_eq!(h2 + scanner, 2.0 * ROUNDS, "h2 {h2}, scanner {scanner}");
     assert_no_other_floods(&t, &["continuation_per_block"]);
     t.assert_serving();
@@ -260,7 +256,7 @@ fn continuation_flood_stopped_by_the_frame_scanner() {
     let mut t = start("[http2.flood]\ncontinuation_per_block = 3", None);
     t.attack(&["continuation-flood", "continuation-flood-big"], &[]);
     assert_eq!(t.floods("continuation_per_block"), 2.0 * ROUNDS);
-    assert_eq!(t.errors("protocol"), 0.0);
+    assert_eq!(t.errors("limits") + t.errors("protocol"), 0.0);
     t.assert_serving();
 }
 
@@ -271,11 +267,7 @@ fn continuation_flood_stopped_by_the_frame_scanner() {
 fn hpack_bomb_with_the_default_limits() {
     let mut t = start("", None);
     t.attack(&["hpack-bomb"], &["--max-rss-mib", "16"]);
-    assert_eq!(
-        t.errors("protocol"),
-        ROUNDS,
-        "h2's header_list_way_too_large"
-    );
+    assert_eq!(t.errors("limits"), ROUNDS, "h2's header_list_way_too_large");
     assert_no_other_floods(&t, &[]);
     t.assert_serving();
 }
@@ -314,7 +306,7 @@ fn control_frame_floods_with_the_default_budgets() {
             "empty_frames",
         ],
     );
-    assert_eq!(t.errors("protocol"), 0.0);
+    assert_eq!(t.errors("limits") + t.errors("protocol"), 0.0);
     t.assert_serving();
 }
 
@@ -337,7 +329,7 @@ fn zero_window_stall_is_bounded_by_the_send_and_idle_timeouts() {
     );
     assert!(t.metric("tollgate_http2_streams_total") >= 20.0);
     assert_no_other_floods(&t, &[]);
-    assert_eq!(t.errors("protocol"), 0.0);
+    assert_eq!(t.errors("limits") + t.errors("protocol"), 0.0);
     t.assert_serving();
 }
 
@@ -348,7 +340,7 @@ fn attacks_over_tls_meet_the_same_limits() {
     let mut t = start("", Some(tls("tls")));
     t.attack(&["ping-flood", "rapid-reset-burst"], &[]);
     assert_eq!(t.floods("ping"), ROUNDS);
-    assert_eq!(t.errors("protocol"), ROUNDS, "h2's too_many_resets");
+    assert_eq!(t.errors("limits"), ROUNDS, "h2's too_many_resets");
     assert_no_other_floods(&t, &["ping"]);
     assert!(t.metric("tollgate_http2_connections_total") >= 2.0 * ROUNDS);
     t.assert_serving();
@@ -362,6 +354,6 @@ fn a_busy_client_within_the_budgets_is_not_cut_off() {
     let mut t = start("", None);
     t.attack(&["within-budgets"], &[]);
     assert_no_other_floods(&t, &[]);
-    assert_eq!(t.errors("protocol"), 0.0);
+    assert_eq!(t.errors("limits") + t.errors("protocol"), 0.0);
     t.assert_serving();
 }

@@ -150,6 +150,12 @@ pub async fn serve(stream: Stream, prefix: Bytes, peer: SocketAddr, w: &Rc<Worke
                     if e.is_io() {
                         tracing::debug!(%peer, error = %e, "HTTP/2 connection lost");
                         w.metrics.h2.error(H2Error::Io);
+                    } else if e.reason() == Some(Reason::ENHANCE_YOUR_CALM) && !e.is_remote() {
+                        // h2's own abuse limits: resets before accept (Rapid Reset),
+                        // resets for the client's errors (MadeYouReset), CONTINUATION
+                        // runs, header blocks far over max_header_list_size.
+                        tracing::warn!(%peer, error = %e, "HTTP/2 connection closed: over an h2 abuse limit; GOAWAY ENHANCE_YOUR_CALM");
+                        w.metrics.h2.error(H2Error::Limits);
                     } else {
                         tracing::info!(%peer, error = %e, "HTTP/2 connection closed on a protocol error");
                         w.metrics.h2.error(H2Error::Protocol);

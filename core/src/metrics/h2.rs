@@ -1,12 +1,15 @@
 //! HTTP/2 client-connection metrics, per worker (single writer, merged at scrape):
 //! - `tollgate_http2_connections_total`, `tollgate_http2_streams_total`;
-//! - `tollgate_http2_client_resets_total`: streams the client reset before their
-//!   response began (their upstream work is cancelled);
+//! - `tollgate_http2_client_resets_total`: streams reset before their response began,
+//!   by the client or by h2 for the client's protocol errors (their upstream work is
+//!   cancelled);
 //! - `tollgate_http2_floods_total{frame}`: connections closed with GOAWAY
 //!   ENHANCE_YOUR_CALM because a frame budget (`http2.flood.<frame>`) was exceeded;
 //! - `tollgate_http2_connection_errors_total{reason}`: connections that ended with an
-//!   error: `preface_timeout`, `protocol` (h2 sent GOAWAY: a protocol error, or its own
-//!   reset limits), `io`.
+//!   error: `preface_timeout`, `limits` (h2's own abuse limits: GOAWAY
+//!   ENHANCE_YOUR_CALM for too many resets before accept or for the client's errors,
+//!   CONTINUATION runs, header blocks far too large), `protocol` (any other protocol
+//!   error), `io`.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -30,16 +33,23 @@ const FRAMES: [FrameKind; 8] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum H2Error {
     PrefaceTimeout,
+    Limits,
     Protocol,
     Io,
 }
 
 impl H2Error {
-    const ALL: [H2Error; 3] = [H2Error::PrefaceTimeout, H2Error::Protocol, H2Error::Io];
+    const ALL: [H2Error; 4] = [
+        H2Error::PrefaceTimeout,
+        H2Error::Limits,
+        H2Error::Protocol,
+        H2Error::Io,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
             H2Error::PrefaceTimeout => "preface_timeout",
+            H2Error::Limits => "limits",
             H2Error::Protocol => "protocol",
             H2Error::Io => "io",
         }
@@ -84,7 +94,7 @@ pub(super) fn render(workers: &[Arc<WorkerMetrics>], w: &mut String) {
         ),
         (
             "tollgate_http2_client_resets_total",
-            "HTTP/2 streams the client reset before their response began.",
+            "HTTP/2 streams reset (by the client, or for its protocol errors) before their response began.",
             sum(&|m| m.client_resets.get()),
         ),
     ] {
