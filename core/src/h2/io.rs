@@ -27,7 +27,7 @@ use bytes::{Buf, Bytes};
 use monoio::io::poll_io::{AsyncRead, AsyncWrite, ReadBuf};
 use monoio::net::tcp::stream_poll::TcpStreamPoll;
 use monoio_compat::StreamWrapper;
-use tollgate_proto::h2::{FrameScanner, Tripped};
+use tollgate_proto::h2::{FrameScanner, Stop};
 
 use crate::tls::poll::TlsPoll;
 use crate::tls::Stream;
@@ -54,10 +54,10 @@ macro_rules! each {
 /// The length of a flood-counting window.
 const WINDOW: Duration = Duration::from_secs(1);
 
-/// A trip of the frame guard, seen by the connection task.
+/// A stop of the frame guard (a flood, or a violation), seen by the connection task.
 #[derive(Default)]
 pub struct GuardState {
-    pub tripped: Cell<Option<Tripped>>,
+    pub tripped: Cell<Option<Stop>>,
 }
 
 /// See the module doc.
@@ -87,7 +87,8 @@ impl H2Io {
         }
     }
 
-    /// Counts the bytes just read; false when a budget tripped.
+    /// Counts the bytes just read; false when a budget tripped or a frame header broke
+    /// a rule.
     fn scan(&mut self, bytes: &[u8]) -> bool {
         let now = Instant::now();
         if now >= self.window_end {

@@ -25,7 +25,7 @@ use h2::{Reason, RecvStream};
 use monoio::io::IntoPollIo;
 use monoio_compat::StreamWrapper;
 use tollgate_proto::h1::{H1Error, Status};
-use tollgate_proto::h2::{FloodLimits, FrameScanner};
+use tollgate_proto::h2::{FloodLimits, FrameScanner, Stop};
 
 use super::bridge::{synthesize, H2Stream};
 use super::io::{GuardState, H2Io, Transport};
@@ -165,11 +165,20 @@ pub async fn serve(stream: Stream, prefix: Bytes, peer: SocketAddr, w: &Rc<Worke
                 None => break,
             },
             _ = tripped(&guard) => {
-                let t = guard.tripped.get().expect("tripped");
-                tracing::warn!(%peer, frame = t.kind.key(), count = t.count, limit = t.limit,
-                    "HTTP/2 flood: over http2.flood.{} in one second; GOAWAY ENHANCE_YOUR_CALM", t.kind.key());
-                w.metrics.h2.flood(t.kind);
-                conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
+                match guard.tripped.get().expect("tripped") {
+                    Stop::Flood(t) => {
+                        tracing::warn!(%peer, frame = t.kind.key(), count = t.count, limit = t.limit,
+                            "HTTP/2 flood: over http2.flood.{} in one second; GOAWAY ENHANCE_YOUR_CALM", t.kind.key());
+                        w.metrics.h2.flood(t.kind);
+                        conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
+                    }
+                    Stop::Violation(v) => {
+                        let reason = Reason::from(v.code);
+                        tracing::info!(%peer, error = v.what, "HTTP/2 connection closed on a protocol error; GOAWAY {reason:?}");
+                        w.metrics.h2.error(H2Error::Protocol);
+                        conn.abrupt_shutdown(reason);
+                    }
+                }
                 // Write the GOAWAY (reads are stopped), within the grace.
                 let _ = monoio::time::timeout(CLOSE_GRACE, poll_fn(|cx| conn.poll_closed(cx))).await;
                 break;

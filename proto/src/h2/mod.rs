@@ -10,11 +10,14 @@
 //!   (CVE-2024-27316) are stopped here, at a cost of one 9-byte header check per frame.
 //!
 //! The h2 crate enforces the protocol itself (frame sizes, stream states, HPACK, header
-//! list size, flow control); this scanner only counts.
+//! list size, flow control). The scanner also refuses the few violations a frame header
+//! shows, with the error code RFC 9113 asks for where h2 would send another: a first
+//! frame that is not SETTINGS (PROTOCOL_ERROR), and a PING, PRIORITY, RST_STREAM,
+//! WINDOW_UPDATE or SETTINGS frame of the wrong length (FRAME_SIZE_ERROR).
 
 mod scan;
 
-pub use scan::{FloodLimits, FrameKind, FrameScanner, Tripped};
+pub use scan::{FloodLimits, FrameKind, FrameScanner, Stop, Tripped, Violation};
 
 /// The client connection preface (RFC 9113 §3.4): a connection that starts with these
 /// bytes speaks HTTP/2.

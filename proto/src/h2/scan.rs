@@ -51,6 +51,30 @@ impl FrameKind {
     }
 }
 
+/// Why the scanner stopped the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// A budget was exceeded.
+    Flood(Tripped),
+    /// A frame broke a rule that needs only its header to see (RFC 9113 §3.4, §6):
+    /// the connection error to send.
+    Violation(Violation),
+}
+
+/// A connection error found in a frame header: `code` is the RFC 9113 §7 error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Violation {
+    pub code: u32,
+    pub what: &'static str,
+}
+
+const PROTOCOL_ERROR: u32 = 0x1;
+const FRAME_SIZE_ERROR: u32 = 0x6;
+
+fn violation(code: u32, what: &'static str) -> Result<(), Stop> {
+    Err(Stop::Violation(Violation { code, what }))
+}
+
 /// A budget was exceeded: `count` frames of `kind` against a budget of `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tripped {
@@ -95,7 +119,7 @@ pub struct FrameScanner {
     /// The highest stream id a client opened.
     last_stream: u32,
     frames: u64,
-    tripped: Option<Tripped>,
+    tripped: Option<Stop>,
 }
 
 impl FrameScanner {
@@ -126,12 +150,12 @@ impl FrameScanner {
         self.frames
     }
 
-    pub fn tripped(&self) -> Option<Tripped> {
+    pub fn tripped(&self) -> Option<Stop> {
         self.tripped
     }
 
-    /// Scans the next bytes of the stream. After a trip the rest is not looked at.
-    pub fn scan(&mut self, mut bytes: &[u8]) -> Result<(), Tripped> {
+    /// Scans the next bytes of the stream. After a stop the rest is not looked at.
+    pub fn scan(&mut self, mut bytes: &[u8]) -> Result<(), Stop> {
         if let Some(t) = self.tripped {
             return Err(t);
         }
@@ -160,7 +184,16 @@ impl FrameScanner {
             let stream = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
             self.skip = len;
             self.frames += 1;
-            if let Err(t) = self.frame(h[3], h[4], stream, len) {
+            let checked = if self.frames == 1 && (h[3] != SETTINGS || h[4] & ACK != 0) {
+                // RFC 9113 §3.4: the preface continues with a SETTINGS frame.
+                violation(
+                    PROTOCOL_ERROR,
+                    "the first frame after the preface is not SETTINGS",
+                )
+            } else {
+                self.frame(h[3], h[4], stream, len)
+            };
+            if let Err(t) = checked {
                 self.tripped = Some(t);
                 return Err(t);
             }
@@ -168,7 +201,19 @@ impl FrameScanner {
         Ok(())
     }
 
-    fn frame(&mut self, kind: u8, flags: u8, stream: u32, len: usize) -> Result<(), Tripped> {
+    fn frame(&mut self, kind: u8, flags: u8, stream: u32, len: usize) -> Result<(), Stop> {
+        // Fixed payload lengths (RFC 9113 §6.3-§6.9): FRAME_SIZE_ERROR otherwise.
+        let size_ok = match kind {
+            PRIORITY => len == 5,
+            RST_STREAM | WINDOW_UPDATE => len == 4,
+            PING => len == 8,
+            SETTINGS if flags & ACK != 0 => len == 0,
+            SETTINGS => len.is_multiple_of(6),
+            _ => true,
+        };
+        if !size_ok {
+            return violation(FRAME_SIZE_ERROR, "a frame's length is wrong for its type");
+        }
         match kind {
             DATA if len == 0 && flags & END_STREAM == 0 => self.count(FrameKind::EmptyFrame),
             DATA | GOAWAY | PUSH_PROMISE => Ok(()),
@@ -196,11 +241,11 @@ impl FrameScanner {
                 self.continuations += 1;
                 let limit = self.limits.continuation_per_block;
                 if limit != 0 && self.continuations > limit {
-                    return Err(Tripped {
+                    return Err(Stop::Flood(Tripped {
                         kind: FrameKind::Continuation,
                         count: self.continuations,
                         limit,
-                    });
+                    }));
                 }
                 Ok(())
             }
@@ -215,7 +260,7 @@ impl FrameScanner {
         }
     }
 
-    fn count(&mut self, kind: FrameKind) -> Result<(), Tripped> {
+    fn count(&mut self, kind: FrameKind) -> Result<(), Stop> {
         let limit = match kind {
             FrameKind::Settings => self.limits.settings,
             FrameKind::Ping => self.limits.ping,
@@ -229,11 +274,11 @@ impl FrameScanner {
         let c = &mut self.counts[kind as usize];
         *c += 1;
         if limit != 0 && *c > limit {
-            return Err(Tripped {
+            return Err(Stop::Flood(Tripped {
                 kind,
                 count: *c,
                 limit,
-            });
+            }));
         }
         Ok(())
     }
@@ -264,8 +309,10 @@ mod tests {
         f
     }
 
+    /// The preface, the client's SETTINGS, then `frames`.
     fn with_preface(frames: &[Vec<u8>]) -> Vec<u8> {
         let mut v = crate::h2::PREFACE.to_vec();
+        v.extend_from_slice(&frame(SETTINGS, 0, 0, &[]));
         for f in frames {
             v.extend_from_slice(f);
         }
@@ -275,7 +322,6 @@ mod tests {
     #[test]
     fn counts_frames_across_any_split_and_skips_payloads() {
         let bytes = with_preface(&[
-            frame(SETTINGS, 0, 0, &[0; 12]),
             frame(HEADERS, END_HEADERS | END_STREAM, 1, &[0x82; 40]),
             frame(DATA, 0, 1, &[b'x'; 1000]),
             frame(PING, 0, 0, &[0; 8]),
@@ -297,16 +343,14 @@ mod tests {
         let pings: Vec<_> = (0..4).map(|_| frame(PING, 0, 0, &[0; 8])).collect();
         let mut s = FrameScanner::new(limits());
         let err = s.scan(&with_preface(&pings)).unwrap_err();
-        assert_eq!(
-            err,
-            Tripped {
-                kind: FrameKind::Ping,
-                count: 4,
-                limit: 3
-            }
-        );
+        let t = Tripped {
+            kind: FrameKind::Ping,
+            count: 4,
+            limit: 3,
+        };
+        assert_eq!(err, Stop::Flood(t));
         assert_eq!(s.scan(b"").unwrap_err(), err);
-        assert_eq!(err.kind.key(), "ping");
+        assert_eq!(t.kind.key(), "ping");
     }
 
     #[test]
@@ -324,7 +368,7 @@ mod tests {
     #[test]
     fn a_new_window_resets_the_counts() {
         let mut s = FrameScanner::new(limits());
-        s.scan(crate::h2::PREFACE).unwrap();
+        s.scan(&with_preface(&[])).unwrap();
         for _ in 0..5 {
             for _ in 0..3 {
                 s.scan(&frame(RST_STREAM, 0, 1, &[0; 4])).unwrap();
@@ -335,13 +379,13 @@ mod tests {
             s.scan(&frame(RST_STREAM, 0, 1, &[0; 4])).unwrap();
         }
         let t = s.scan(&frame(RST_STREAM, 0, 1, &[0; 4])).unwrap_err();
-        assert_eq!(t.kind, FrameKind::RstStream);
+        assert!(matches!(t, Stop::Flood(t) if t.kind == FrameKind::RstStream));
     }
 
     #[test]
     fn continuation_runs_are_bounded_per_block() {
         let mut s = FrameScanner::new(limits());
-        s.scan(crate::h2::PREFACE).unwrap();
+        s.scan(&with_preface(&[])).unwrap();
         // A block of HEADERS + 2 CONTINUATION is fine, many times over (not per window).
         for id in [1u32, 3] {
             s.scan(&frame(HEADERS, 0, id, &[0x82])).unwrap();
@@ -353,18 +397,18 @@ mod tests {
         s.scan(&frame(CONTINUATION, 0, 5, &[0x84])).unwrap();
         s.scan(&frame(CONTINUATION, 0, 5, &[0x84])).unwrap();
         let t = s.scan(&frame(CONTINUATION, 0, 5, &[0x84])).unwrap_err();
-        assert_eq!(t.kind, FrameKind::Continuation);
+        assert!(matches!(t, Stop::Flood(t) if t.kind == FrameKind::Continuation));
     }
 
     #[test]
     fn empty_and_unknown_frames_count_together() {
         let mut s = FrameScanner::new(limits());
-        s.scan(crate::h2::PREFACE).unwrap();
+        s.scan(&with_preface(&[])).unwrap();
         s.scan(&frame(DATA, 0, 1, &[])).unwrap();
         s.scan(&frame(0x20, 0, 0, &[1, 2, 3])).unwrap();
         s.scan(&frame(HEADERS, 0, 3, &[])).unwrap();
         let t = s.scan(&frame(DATA, 0, 1, &[])).unwrap_err();
-        assert_eq!(t.kind, FrameKind::EmptyFrame);
+        assert!(matches!(t, Stop::Flood(t) if t.kind == FrameKind::EmptyFrame));
     }
 
     #[test]
@@ -372,9 +416,45 @@ mod tests {
         let mut l = limits();
         l.ping = 0;
         let mut s = FrameScanner::new(l);
-        s.scan(crate::h2::PREFACE).unwrap();
+        s.scan(&with_preface(&[])).unwrap();
         for _ in 0..10_000 {
             s.scan(&frame(PING, 0, 0, &[0; 8])).unwrap();
         }
+    }
+
+    #[test]
+    fn the_first_frame_must_be_settings() {
+        for first in [frame(PING, 0, 0, &[0; 8]), frame(SETTINGS, ACK, 0, &[])] {
+            let mut v = crate::h2::PREFACE.to_vec();
+            v.extend_from_slice(&first);
+            let err = FrameScanner::new(limits()).scan(&v).unwrap_err();
+            assert!(matches!(err, Stop::Violation(v) if v.code == PROTOCOL_ERROR));
+        }
+    }
+
+    #[test]
+    fn fixed_length_frames_of_the_wrong_length_are_frame_size_errors() {
+        for bad in [
+            frame(PING, 0, 0, &[0; 7]),
+            frame(SETTINGS, 0, 0, &[0; 7]),
+            frame(SETTINGS, ACK, 0, &[0; 6]),
+            frame(WINDOW_UPDATE, 0, 1, &[0; 3]),
+            frame(RST_STREAM, 0, 1, &[0; 5]),
+            frame(PRIORITY, 0, 1, &[0; 4]),
+        ] {
+            let mut s = FrameScanner::new(limits());
+            s.scan(&with_preface(&[])).unwrap();
+            let err = s.scan(&bad).unwrap_err();
+            assert!(
+                matches!(err, Stop::Violation(v) if v.code == FRAME_SIZE_ERROR),
+                "{bad:?}"
+            );
+        }
+        let mut s = FrameScanner::new(limits());
+        s.scan(&with_preface(&[
+            frame(SETTINGS, 0, 0, &[0; 12]),
+            frame(PING, ACK, 0, &[0; 8]),
+        ]))
+        .unwrap();
     }
 }
