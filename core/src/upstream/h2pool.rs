@@ -266,9 +266,11 @@ pub async fn acquire(
             return Ok(Acquired::H2(l));
         }
         if let Some(p) = pool.joinable(ep) {
-            p.waiters.set(p.waiters.get() + 1);
-            let outcome = wait(&p).await;
-            p.waiters.set(p.waiters.get() - 1);
+            let outcome = {
+                // Counted while waiting, also when the request goes away meanwhile.
+                let _waiting = Waiting::new(&p);
+                wait(&p).await
+            };
             match outcome {
                 Outcome::Failed(e) => return Err(AcquireError::Connect(e)),
                 // Ready: lease from it; the others: try again from the top.
@@ -319,6 +321,22 @@ pub async fn acquire(
             }
             None => Err(AcquireError::PoolFull),
         };
+    }
+}
+
+/// One request's place among a connect's waiters, given back on drop.
+struct Waiting<'a>(&'a Pending);
+
+impl<'a> Waiting<'a> {
+    fn new(p: &'a Pending) -> Waiting<'a> {
+        p.waiters.set(p.waiters.get() + 1);
+        Waiting(p)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiters.set(self.0.waiters.get().saturating_sub(1));
     }
 }
 
