@@ -129,6 +129,8 @@ pub struct ClusterMetrics {
     pub ejections: Counter,
     /// TLS handshakes with an endpoint that failed (verification, protocol, time-out).
     pub tls_failures: Counter,
+    /// Requests sent as streams on HTTP/2 connections.
+    pub h2_streams: Counter,
     pub in_flight: Gauge,
 }
 
@@ -361,7 +363,7 @@ fn write_histogram(w: &mut String, name: &str, labels: &str, buckets: &[u64; 17]
 
 fn render_clusters(workers: &[Arc<WorkerMetrics>], w: &mut String) {
     type Get = fn(&ClusterMetrics) -> u64;
-    let series: [(&str, &str, Get); 8] = [
+    let series: [(&str, &str, Get); 9] = [
         (
             "tollgate_upstream_connects_total",
             "New upstream connections opened.",
@@ -401,6 +403,12 @@ fn render_clusters(workers: &[Arc<WorkerMetrics>], w: &mut String) {
             "tollgate_upstream_tls_failures_total",
             "TLS handshakes with an endpoint that failed (also counted as connect failures).",
             |c| c.tls_failures.get(),
+        ),
+        (
+            "tollgate_upstream_h2_streams_total",
+            "Requests sent as streams on HTTP/2 connections (connects and reuses count the \
+             connections and leases).",
+            |c| c.h2_streams.get(),
         ),
     ];
     let names = distinct(workers.iter().flat_map(|m| {

@@ -10,11 +10,20 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The trailer fields of a chunked body.
+    pub trailers: Vec<(String, String)>,
 }
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn trailer(&self, name: &str) -> Option<&str> {
+        self.trailers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
@@ -141,6 +150,7 @@ pub fn parse_response(buf: &[u8], method: &str) -> Option<(Response, usize)> {
                 status,
                 headers,
                 body: Vec::new(),
+                trailers: Vec::new(),
             },
             head_len,
         ));
@@ -160,8 +170,10 @@ pub fn parse_response(buf: &[u8], method: &str) -> Option<(Response, usize)> {
             .ok()?;
             i += eol + 2;
             if size == 0 {
+                let mut trailers = Vec::new();
                 loop {
                     let eol = buf[i..].windows(2).position(|w| w == b"\r\n")?;
+                    let line = String::from_utf8_lossy(&buf[i..i + eol]).into_owned();
                     i += eol + 2;
                     if eol == 0 {
                         return Some((
@@ -169,9 +181,13 @@ pub fn parse_response(buf: &[u8], method: &str) -> Option<(Response, usize)> {
                                 status,
                                 headers,
                                 body,
+                                trailers,
                             },
                             i,
                         ));
+                    }
+                    if let Some((n, v)) = line.split_once(':') {
+                        trailers.push((n.trim().to_owned(), v.trim().to_owned()));
                     }
                 }
             }
@@ -193,6 +209,7 @@ pub fn parse_response(buf: &[u8], method: &str) -> Option<(Response, usize)> {
                     status,
                     headers,
                     body: buf[head_len..head_len + n].to_vec(),
+                    trailers: Vec::new(),
                 },
                 head_len + n,
             ))

@@ -49,22 +49,27 @@ impl Gateway {
     /// (tests run in parallel, benchmarks open thousands of connections): a start that
     /// fails with "Address already in use" is tried again on fresh ports, twice.
     pub fn start(config: &str) -> Gateway {
+        Gateway::start_with_env(config, &[])
+    }
+
+    /// [`Gateway::start`] with extra environment variables for the process.
+    pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Gateway {
         for _ in 0..2 {
-            let mut g = Gateway::spawn(config);
+            let mut g = Gateway::spawn(config, env);
             match g.try_ready() {
                 Ok(()) => return g,
                 Err(log) if log.contains("Address already in use") => continue,
                 Err(log) => panic!("{log}"),
             }
         }
-        let mut g = Gateway::spawn(config);
+        let mut g = Gateway::spawn(config, env);
         if let Err(log) = g.try_ready() {
             panic!("{log}");
         }
         g
     }
 
-    fn spawn(config: &str) -> Gateway {
+    fn spawn(config: &str, env: &[(&str, &str)]) -> Gateway {
         let dir = std::env::temp_dir().join(format!(
             "tollgate-e2e-{}-{}",
             std::process::id(),
@@ -85,7 +90,8 @@ impl Gateway {
             .arg("run")
             .arg("-c")
             .arg(&config_path)
-            .env("TOLLGATE_LOG", "debug")
+            .env("TOLLGATE_LOG", "debug,h2=info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -5,6 +5,9 @@
 //! - [`Gateway`]: the real `tollgate` binary on loopback ports with a given config;
 //! - [`Upstream`]: a recording HTTP/1.1 upstream on loopback that counts connections,
 //!   keeps every request it parsed (head and decoded body) and answers by a script;
+//! - [`h2`]: an HTTP/2 upstream (`tests/py/h2_upstream.py`, h2c or TLS) that counts its
+//!   connections and misbehaves on request (REFUSED_STREAM, GOAWAY, resets), and curl as
+//!   an HTTP/2 client;
 //! - [`client`]: a raw HTTP/1.1 client over `std::net::TcpStream`, for byte-exact
 //!   requests (smuggling attempts, pipelining) and response parsing;
 //! - [`Mock`]: a `tollgate-mock` instance on a free port (LLM APIs, faults, recorded
@@ -23,6 +26,7 @@
 
 pub mod client;
 mod gateway;
+pub mod h2;
 pub mod h2client;
 pub mod llm;
 mod mock;

@@ -189,9 +189,6 @@ pub enum TlsVersion {
     Tls13,
 }
 
-fn default_alpn() -> Vec<String> {
-    vec!["http/1.1".into()]
-}
 fn default_listener_alpn() -> Vec<String> {
     vec!["h2".into(), "http/1.1".into()]
 }
@@ -249,7 +246,8 @@ pub struct Http2 {
     /// How h2 (a poll-based library) gets its bytes: `readiness` (monoio's poll-io:
     /// non-blocking syscalls when the socket is ready; over TLS, rustls on that socket)
     /// or `completion` (io_uring reads and writes through monoio-compat's buffers, over
-    /// our TLS driver for TLS). See bench/RESULTS.md, "HTTP/2".
+    /// our TLS driver for TLS). See bench/RESULTS.md, "HTTP/2". HTTP/2
+    /// connections to h2c upstreams follow the same choice (TLS upstreams: completion).
     pub io: Http2Io,
     /// Per-connection rate limits on frames that cost the gateway work but carry no
     /// request: over any, GOAWAY ENHANCE_YOUR_CALM and close.
@@ -475,10 +473,94 @@ pub struct Cluster {
     /// TLS to the endpoints; without it the cluster speaks plain HTTP.
     #[serde(default)]
     pub tls: Option<ClusterTls>,
+    /// The HTTP version spoken to the endpoints (see [`Protocol`]). Default `"http1"`.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// HTTP/2 client settings for `protocol = "h2"`, `"h2c"` and `"auto"`.
+    #[serde(default)]
+    pub http2: ClusterHttp2,
+}
+
+/// How a cluster talks to its endpoints.
+///
+/// Requests arrive as HTTP/1.1 (an HTTP/2 client's streams too, see `h2/bridge.rs`);
+/// with an HTTP/2 protocol each goes upstream as one stream of a pooled, multiplexed
+/// connection per endpoint and core, its head mapped to pseudo-headers and its
+/// connection-specific fields dropped (RFC 9113 §8.2.2, §8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// HTTP/1.1, over TLS when the cluster has `[clusters.tls]` (ALPN `http/1.1`).
+    #[default]
+    Http1,
+    /// HTTP/2 over TLS (needs `[clusters.tls]`; ALPN offers `h2` only).
+    H2,
+    /// Cleartext HTTP/2 with prior knowledge (RFC 9113 §3.3; no `[clusters.tls]`).
+    H2c,
+    /// TLS offering ALPN `["h2", "http/1.1"]`: each connection speaks what the endpoint
+    /// picks (HTTP/1.1 when it picks nothing). Needs `[clusters.tls]`.
+    Auto,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http1 => "http1",
+            Protocol::H2 => "h2",
+            Protocol::H2c => "h2c",
+            Protocol::Auto => "auto",
+        }
+    }
+
+    /// The ALPN offer that goes with the protocol over TLS.
+    pub fn alpn(self) -> &'static [&'static str] {
+        match self {
+            Protocol::Http1 | Protocol::H2c => &["http/1.1"],
+            Protocol::H2 => &["h2"],
+            Protocol::Auto => &["h2", "http/1.1"],
+        }
+    }
+}
+
+/// HTTP/2 to a cluster's endpoints: the client side's settings and limits. Every
+/// connection of the cluster gets these.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterHttp2 {
+    /// Streams the gateway opens at once on one connection (the endpoint's own
+    /// SETTINGS_MAX_CONCURRENT_STREAMS bounds it further); more requests open another
+    /// connection, up to `pool.max_per_endpoint`, and past that wait for a stream.
+    pub max_concurrent_streams: u32,
+    /// Largest decoded response header list accepted (SETTINGS_MAX_HEADER_LIST_SIZE),
+    /// in bytes; a response over it fails the stream (502).
+    pub max_header_list_size: u32,
+    /// Largest frame payload accepted from the endpoint, 16384..16777215.
+    pub max_frame_size: u32,
+    /// Receive window of each stream: response body bytes the endpoint may send ahead
+    /// of the client reading them.
+    pub stream_window: u32,
+    /// Receive window of the whole connection (all its streams together).
+    pub connection_window: u32,
+    /// Request body bytes buffered per stream ahead of the endpoint's window.
+    pub max_send_buffer: usize,
+}
+
+impl Default for ClusterHttp2 {
+    fn default() -> Self {
+        ClusterHttp2 {
+            max_concurrent_streams: 100,
+            max_header_list_size: 64 * 1024,
+            max_frame_size: 16 * 1024,
+            stream_window: 256 * 1024,
+            connection_window: 4 * 1024 * 1024,
+            max_send_buffer: 256 * 1024,
+        }
+    }
 }
 
 /// TLS to a cluster's endpoints. Connections are pooled per endpoint, and the name and
-/// protocols below are the same for every connection to an endpoint.
+/// protocols below are the same for every connection to an endpoint within a config
+/// generation, so the endpoint is the pool's whole key (SNI and ALPN included).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterTls {
@@ -486,18 +568,47 @@ pub struct ClusterTls {
     /// endpoint's host (an IP address is verified but not sent, as RFC 6066 says).
     #[serde(default)]
     pub sni: Option<String>,
-    /// CA certificates (PEM) trusted instead of the built-in Mozilla roots.
+    /// CA certificates (PEM) trusted instead of `roots`.
     #[serde(default)]
     pub ca_file: Option<String>,
+    /// The trust anchors without `ca_file`: `"webpki"` (Mozilla's roots, built in) or
+    /// `"native"` (the operating system's store, read at load and on every reload).
+    #[serde(default)]
+    pub roots: Roots,
     /// Verify the endpoint's certificate; `false` needs `insecure_skip_verify = true`.
     #[serde(default = "default_true")]
     pub verify: bool,
     /// The explicit consent that `verify = false` needs.
     #[serde(default)]
     pub insecure_skip_verify: bool,
-    /// ALPN protocols offered; `[]` offers none.
-    #[serde(default = "default_alpn")]
-    pub alpn: Vec<String>,
+    /// ALPN protocols offered; `[]` offers none. Default: what `protocol` needs
+    /// (`["http/1.1"]`, `["h2"]`, or `["h2", "http/1.1"]` for `auto`); only
+    /// `protocol = "http1"` may set it.
+    #[serde(default)]
+    pub alpn: Option<Vec<String>>,
+}
+
+impl ClusterTls {
+    /// The ALPN protocols offered to endpoints of a cluster speaking `protocol`.
+    pub fn alpn_for(&self, protocol: Protocol) -> Vec<String> {
+        match &self.alpn {
+            Some(list) => list.clone(),
+            None => protocol.alpn().iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+}
+
+/// Where a cluster's trusted root certificates come from when it has no `ca_file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Roots {
+    /// Mozilla's root program (webpki-roots, compiled in): the same on every host.
+    #[default]
+    Webpki,
+    /// The host's trust store (rustls-native-certs: `SSL_CERT_FILE`/`SSL_CERT_DIR`, else
+    /// the distribution's bundle such as /etc/ssl/certs/ca-certificates.crt), for
+    /// private CAs an operator installs system-wide.
+    Native,
 }
 
 fn default_connect_timeout() -> Dur {

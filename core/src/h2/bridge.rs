@@ -41,6 +41,7 @@ use monoio::buf::{IoBuf, IoBufMut};
 use monoio::BufResult;
 use tollgate_proto::h1::ChunkedScanner;
 
+use super::convert::parse_trailers;
 use crate::tls::buf;
 
 /// How the request body reaches the HTTP/1.1 side.
@@ -89,8 +90,11 @@ pub fn synthesize(parts: &http::request::Parts, end_stream: bool, out: &mut Byte
                 cookies += 1;
                 continue;
             }
-            // Only `te: trailers` is allowed in HTTP/2, and TE is hop-by-hop in HTTP/1.1;
-            // 100-continue is moot (the body is read anyway).
+            // Only `te: trailers` is allowed in HTTP/2. It is kept (TE is hop-by-hop in
+            // HTTP/1.1, so an HTTP/1.1 upstream never sees it, but an HTTP/2 upstream
+            // gets it back: gRPC servers ask for it); 100-continue is moot (the body is
+            // read anyway).
+            "te" if value.as_bytes().eq_ignore_ascii_case(b"trailers") => {}
             "te" | "expect" => continue,
             "content-length" => length = true,
             _ => {}
@@ -614,28 +618,6 @@ fn push_framed(pending: &mut VecDeque<Bytes>, mode: BodyMode, data: Bytes) {
     }
 }
 
-/// The trailer fields in the bytes that end a chunked body (`\r\n` after the last data,
-/// the last-chunk line, trailer lines, the blank line).
-fn parse_trailers(tail: &[u8]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    let text = tail.strip_prefix(b"\r\n").unwrap_or(tail);
-    // Past the last-chunk line ("0" and extensions).
-    let Some(eol) = memchr::memmem::find(text, b"\r\n") else {
-        return map;
-    };
-    for line in text[eol + 2..].split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = memchr::memchr(b':', line) else {
-            continue;
-        };
-        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
-        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) {
-            map.append(n, v);
-        }
-    }
-    map
-}
-
 /// Polls a future once.
 fn poll_now<F: std::future::Future>(f: F) -> Option<F::Output> {
     let mut f = std::pin::pin!(f);
@@ -671,7 +653,7 @@ mod tests {
         assert_eq!(synthesize(&parts(req), false, &mut out), BodyMode::Chunked);
         assert_eq!(
             &out[..],
-            &b"POST /v1/x?y=1 HTTP/1.1\r\nhost: example.com:8443\r\nx-id: 7\r\n\
+            &b"POST /v1/x?y=1 HTTP/1.1\r\nhost: example.com:8443\r\nte: trailers\r\nx-id: 7\r\n\
                cookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n"[..]
         );
     }
@@ -690,14 +672,6 @@ mod tests {
         let mut out = BytesMut::new();
         assert_eq!(synthesize(&parts(req), true, &mut out), BodyMode::None);
         assert_eq!(&out[..], b"GET / HTTP/1.1\r\nhost: h\r\n\r\n");
-    }
-
-    #[test]
-    fn trailers_are_read_from_the_end_of_a_chunked_body() {
-        let t = parse_trailers(b"\r\n0\r\ngrpc-status: 0\r\ngrpc-message: ok\r\n\r\n");
-        assert_eq!(t.get("grpc-status").unwrap(), "0");
-        assert_eq!(t.get("grpc-message").unwrap(), "ok");
-        assert!(parse_trailers(b"0\r\n\r\n").is_empty());
     }
 
     #[test]

@@ -12,9 +12,11 @@
 //!   (io_uring operations) behind the poll traits, copying through its own buffers. It
 //!   works over any [`Stream`] (over TLS, our own driver `tls/conn.rs` decrypts).
 //!
-//! Every byte read passes the [`FrameScanner`] before h2 sees it. When a budget trips,
-//! reads stop (h2 sees nothing more from the client) and the connection task is woken to
-//! send GOAWAY and close (see `server.rs`).
+//! On a client connection every byte read passes the [`FrameScanner`] before h2 sees
+//! it. When a budget trips, reads stop (h2 sees nothing more from the client) and the
+//! connection task is woken to send GOAWAY and close (see `server.rs`). Upstream
+//! connections (`client.rs`) have no scanner: the gateway chose to talk to that peer,
+//! and h2's own limits (header list size, frame size, windows) bound what it can send.
 
 use std::cell::Cell;
 use std::io;
@@ -66,7 +68,8 @@ pub struct H2Io {
     /// Bytes read before we knew the connection speaks HTTP/2 (the h2c preface sniff),
     /// handed to h2 first.
     prefix: Bytes,
-    scanner: FrameScanner,
+    /// `None` on an upstream connection.
+    scanner: Option<FrameScanner>,
     window_end: Instant,
     guard: Rc<GuardState>,
 }
@@ -81,21 +84,35 @@ impl H2Io {
         H2Io {
             transport,
             prefix,
-            scanner,
+            scanner: Some(scanner),
             window_end: Instant::now() + WINDOW,
             guard,
+        }
+    }
+
+    /// The byte stream of a connection to an upstream: no frame guard.
+    pub fn upstream(transport: Transport) -> H2Io {
+        H2Io {
+            transport,
+            prefix: Bytes::new(),
+            scanner: None,
+            window_end: Instant::now() + WINDOW,
+            guard: Rc::default(),
         }
     }
 
     /// Counts the bytes just read; false when a budget tripped or a frame header broke
     /// a rule.
     fn scan(&mut self, bytes: &[u8]) -> bool {
+        let Some(scanner) = &mut self.scanner else {
+            return true;
+        };
         let now = Instant::now();
         if now >= self.window_end {
-            self.scanner.next_window();
+            scanner.next_window();
             self.window_end = now + WINDOW;
         }
-        match self.scanner.scan(bytes) {
+        match scanner.scan(bytes) {
             Ok(()) => true,
             Err(t) => {
                 self.guard.tripped.set(Some(t));

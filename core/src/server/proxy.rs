@@ -12,6 +12,10 @@
 //!   status): only for idempotent requests without a body.
 //!
 //! Every retry also needs the cluster's retry budget to allow it.
+//!
+//! A cluster with an HTTP/2 `protocol` takes a stream on a pooled HTTP/2 connection
+//! instead (`upstream/h2pool.rs`), and the exchange is `proxy_h2.rs`'s; an `auto`
+//! cluster's endpoint that chose HTTP/1.1 takes the HTTP/1.1 exchange below.
 
 use std::time::{Duration, Instant};
 
@@ -29,7 +33,7 @@ use super::io::{read_some, write_vec, ReadError};
 use super::local::write_error;
 use crate::runtime::{CoreConfig, Worker};
 use crate::tls::Stream;
-use crate::upstream::{Cluster, ConnectError, UpConn};
+use crate::upstream::{AcquireError, Acquired, Cluster, ConnectError, UpConn};
 
 /// What the connection loop does after a request.
 pub enum Next {
@@ -44,7 +48,7 @@ pub enum Next {
 /// the head (one syscall instead of two; the copy is cheaper than the syscall).
 const COALESCE_MAX: usize = 16 * 1024;
 
-enum Retry {
+pub(super) enum Retry {
     No,
     /// Safe to retry if attempts and budget remain.
     Safe,
@@ -196,22 +200,60 @@ async fn attempt(
     let ep = pick.endpoint;
     c.ctx.upstream_addr = Some(pick.addr);
     let t0 = Instant::now();
-    let mut up = match cluster.pool.checkout(ep, t0) {
-        Some(u) => {
-            cluster.metrics.reuses.inc();
-            u
-        }
-        None => {
-            if !cluster.pool.can_open(ep) {
+    let mut up = if cluster.speaks_h2() {
+        let io = cc.config.http2.io;
+        match crate::upstream::h2pool::acquire(cluster, ep, pick.addr, io, w.buffer_size()).await {
+            Ok(Acquired::H2(mut lease)) => {
+                c.ctx.upstream_connect = Some(t0.elapsed());
+                cluster.begin(ep);
+                let head_len = c.up_out.len();
+                let res = super::proxy_h2::exchange(
+                    c,
+                    w,
+                    cc,
+                    cluster,
+                    &mut lease,
+                    ep,
+                    head_len,
+                    idempotent,
+                    body_buffered,
+                    keep,
+                )
+                .await;
+                cluster.end(ep);
+                return res.map_err(|(err, retry)| Failed::new(err, retry, Some(ep)));
+            }
+            // An `auto` cluster's endpoint chose HTTP/1.1 on this connection.
+            Ok(Acquired::H1(up)) => up,
+            Err(AcquireError::PoolFull) => {
                 return Err(Failed::new(
                     ProxyError::PoolExhausted,
                     Retry::Safe,
                     Some(ep),
-                ));
+                ))
             }
-            let s = connect(cluster, pick.addr, ep).await?;
-            cluster.metrics.connects.inc();
-            cluster.pool.adopt(s, ep, pick.addr, Instant::now())
+            Err(AcquireError::Connect(e)) => {
+                return Err(Failed::new(connect_error(e), Retry::Safe, Some(ep)))
+            }
+        }
+    } else {
+        match cluster.pool.checkout(ep, t0) {
+            Some(u) => {
+                cluster.metrics.reuses.inc();
+                u
+            }
+            None => {
+                if !cluster.pool.can_open(ep) {
+                    return Err(Failed::new(
+                        ProxyError::PoolExhausted,
+                        Retry::Safe,
+                        Some(ep),
+                    ));
+                }
+                let s = connect(cluster, pick.addr, ep).await?;
+                cluster.metrics.connects.inc();
+                cluster.pool.adopt(s, ep, pick.addr, Instant::now())
+            }
         }
     };
     c.ctx.upstream_connect = Some(t0.elapsed());
@@ -237,16 +279,16 @@ async fn connect(
     addr: std::net::SocketAddr,
     ep: usize,
 ) -> Result<Stream, Failed> {
-    match crate::upstream::connect::open(cluster, ep, addr, cluster.connect_timeout()).await {
-        Ok(s) => Ok(s),
-        Err(e) => {
-            let err = match e {
-                ConnectError::Failed => ProxyError::ConnectFailed,
-                ConnectError::Timeout => ProxyError::ConnectTimeout,
-                ConnectError::Tls => ProxyError::UpstreamTls,
-            };
-            Err(Failed::new(err, Retry::Safe, Some(ep)))
-        }
+    crate::upstream::connect::open(cluster, ep, addr, cluster.connect_timeout())
+        .await
+        .map_err(|e| Failed::new(connect_error(e), Retry::Safe, Some(ep)))
+}
+
+fn connect_error(e: ConnectError) -> ProxyError {
+    match e {
+        ConnectError::Failed => ProxyError::ConnectFailed,
+        ConnectError::Timeout => ProxyError::ConnectTimeout,
+        ConnectError::Tls => ProxyError::UpstreamTls,
     }
 }
 

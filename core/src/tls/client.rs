@@ -7,8 +7,13 @@
 //! each endpoint's host. An IP address is verified against the certificate's IP entries
 //! and not sent (RFC 6066 allows only DNS names in SNI).
 //!
-//! Pooled connections are per endpoint (see `upstream/pool.rs`), and the name and ALPN
-//! are fixed per endpoint for a generation, so the pool's key is the TLS key too.
+//! Pooled connections are per endpoint (see `upstream/pool.rs`, `upstream/h2pool.rs`),
+//! and the name and ALPN are fixed per endpoint for a generation, so the pool's key is
+//! the TLS key too.
+//!
+//! ALPN follows the cluster's `protocol` (`["http/1.1"]`, `["h2"]`, or both for `auto`);
+//! what the endpoint picked is read back with [`negotiated_h2`]. The control thread's
+//! health checks speak HTTP/1.1, so their sessions offer `http/1.1` only.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,6 +28,7 @@ use rustls::{ClientConfig, Connection, DigitallySignedStruct, RootCertStore, Sig
 use super::conn::{HandshakeError, TlsConn};
 use super::files;
 use super::stream::Stream;
+use crate::config::Roots;
 
 /// Sessions each core keeps per cluster for resumption (rustls keeps a few tickets per
 /// server name in each).
@@ -31,29 +37,34 @@ const SESSIONS_PER_CORE: usize = 256;
 /// One cluster's TLS as loaded for a generation.
 #[derive(Debug)]
 pub struct ClusterTls {
-    /// Shared by the control thread's health checks.
     config: Arc<ClientConfig>,
+    /// The same with ALPN `http/1.1` only, for the control thread's health checks.
+    health_config: Arc<ClientConfig>,
     sni: Option<ServerName<'static>>,
 }
 
 impl ClusterTls {
-    /// Builds the client config: the CA file or the Mozilla roots, verification (or
-    /// not), ALPN. Errors name the config key.
-    pub fn load(cfg: &crate::config::ClusterTls) -> Result<ClusterTls, String> {
+    /// Builds the client config: the CA file, the Mozilla roots or the host's store,
+    /// verification (or not), ALPN for `protocol`. Errors name the config key.
+    pub fn load(
+        cfg: &crate::config::ClusterTls,
+        protocol: crate::config::Protocol,
+    ) -> Result<ClusterTls, String> {
         let provider = super::provider();
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(super::versions(crate::config::TlsVersion::Tls12))
             .map_err(|e| format!("TLS versions: {e}"))?;
         let mut config = if cfg.verify {
-            let roots = match &cfg.ca_file {
-                Some(path) => {
+            let roots = match (&cfg.ca_file, cfg.roots) {
+                (Some(path), _) => {
                     files::read_roots(Path::new(path))
                         .map_err(|e| format!("ca_file: {e}"))?
                         .0
                 }
-                None => RootCertStore {
+                (None, Roots::Webpki) => RootCertStore {
                     roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
                 },
+                (None, Roots::Native) => native_roots().map_err(|e| format!("roots: {e}"))?,
             };
             builder.with_root_certificates(roots).with_no_client_auth()
         } else {
@@ -62,13 +73,20 @@ impl ClusterTls {
                 .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
                 .with_no_client_auth()
         };
-        config.alpn_protocols = cfg.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+        let mut health = config.clone();
+        health.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = cfg
+            .alpn_for(protocol)
+            .iter()
+            .map(|p| p.as_bytes().to_vec())
+            .collect();
         let sni = match &cfg.sni {
             Some(name) => Some(server_name(name).map_err(|e| format!("sni: {e}"))?),
             None => None,
         };
         Ok(ClusterTls {
             config: Arc::new(config),
+            health_config: Arc::new(health),
             sni,
         })
     }
@@ -103,8 +121,36 @@ impl ClusterTls {
     /// health checks.
     pub fn blocking_session(&self, spec: &str) -> Result<rustls::ClientConnection, String> {
         let name = self.name_for(spec)?;
-        rustls::ClientConnection::new(self.config.clone(), name).map_err(|e| e.to_string())
+        rustls::ClientConnection::new(self.health_config.clone(), name).map_err(|e| e.to_string())
     }
+}
+
+/// The host's trust store (`roots = "native"`): rustls-native-certs reads
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, else the distribution's bundle. An error
+/// when no usable certificate is found; certificates rustls cannot parse are skipped
+/// (a system bundle may hold a few), as are unreadable files when others were read.
+pub fn native_roots() -> Result<RootCertStore, String> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let why = match found.errors.first() {
+            Some(e) => format!(": {e}"),
+            None => String::new(),
+        };
+        return Err(format!(
+            "no trusted certificates found in the system store (SSL_CERT_FILE, SSL_CERT_DIR or \
+             the distribution's CA bundle, e.g. /etc/ssl/certs/ca-certificates.crt){why}"
+        ));
+    }
+    Ok(roots)
+}
+
+/// Whether the endpoint chose HTTP/2 by ALPN on this connection.
+pub fn negotiated_h2(stream: &Stream) -> bool {
+    stream
+        .tls()
+        .is_some_and(|t| t.session().alpn_protocol() == Some(b"h2"))
 }
 
 /// One core's TLS to one cluster.

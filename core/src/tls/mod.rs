@@ -89,7 +89,8 @@ impl TlsSet {
         for (i, c) in cfg.clusters.iter().enumerate() {
             let tls = match &c.tls {
                 Some(t) => {
-                    let tls = ClusterTls::load(t).map_err(|e| format!("clusters[{i}].tls.{e}"))?;
+                    let tls = ClusterTls::load(t, c.protocol)
+                        .map_err(|e| format!("clusters[{i}].tls.{e}"))?;
                     for ep in &c.endpoints {
                         tls.name_for(ep.address())
                             .map_err(|e| format!("clusters[{i}].tls: {e}"))?;

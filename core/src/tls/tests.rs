@@ -11,7 +11,8 @@ use monoio::net::{TcpListener, TcpStream};
 
 use super::*;
 use crate::config::{
-    CertificateFiles, ClientAuth, ClusterTls as ClusterCfg, ListenerTls as ListenerCfg,
+    CertificateFiles, ClientAuth, ClusterTls as ClusterCfg, ListenerTls as ListenerCfg, Protocol,
+    Roots,
 };
 use crate::metrics::TlsMetrics;
 
@@ -71,13 +72,17 @@ fn listener_cfg(certs: &[(String, String, Vec<u8>)]) -> ListenerCfg {
 
 /// A client that accepts any certificate (to look at the one served) and sends `sni`.
 fn insecure_client(sni: Option<&str>) -> ClusterTls {
-    ClusterTls::load(&ClusterCfg {
-        sni: sni.map(str::to_owned),
-        ca_file: None,
-        verify: false,
-        insecure_skip_verify: true,
-        alpn: vec!["http/1.1".into()],
-    })
+    ClusterTls::load(
+        &ClusterCfg {
+            sni: sni.map(str::to_owned),
+            ca_file: None,
+            verify: false,
+            insecure_skip_verify: true,
+            roots: Roots::Webpki,
+            alpn: Some(vec!["http/1.1".into()]),
+        },
+        Protocol::Http1,
+    )
     .unwrap()
 }
 
@@ -149,13 +154,17 @@ fn bytes_flow_both_ways_and_readable_waits_for_data() {
     let tls = lt.for_core().unwrap();
     let m = TlsMetrics::default();
     // A verifying client that trusts the certificate itself.
-    let client = ClusterTls::load(&ClusterCfg {
-        sni: Some("a.test".into()),
-        ca_file: Some(certs[0].0.clone()),
-        verify: true,
-        insecure_skip_verify: false,
-        alpn: vec!["http/1.1".into()],
-    })
+    let client = ClusterTls::load(
+        &ClusterCfg {
+            sni: Some("a.test".into()),
+            ca_file: Some(certs[0].0.clone()),
+            verify: true,
+            insecure_skip_verify: false,
+            roots: Roots::Webpki,
+            alpn: None,
+        },
+        Protocol::Http1,
+    )
     .unwrap();
     run(async {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -223,13 +232,17 @@ fn an_untrusted_certificate_fails_the_client_handshake() {
     let lt = ListenerTls::load("l", "127.0.0.1:0", &listener_cfg(&certs), &store).unwrap();
     let tls = lt.for_core().unwrap();
     let m = TlsMetrics::default();
-    let client = ClusterTls::load(&ClusterCfg {
-        sni: Some("a.test".into()),
-        ca_file: Some(other.0.clone()),
-        verify: true,
-        insecure_skip_verify: false,
-        alpn: vec![],
-    })
+    let client = ClusterTls::load(
+        &ClusterCfg {
+            sni: Some("a.test".into()),
+            ca_file: Some(other.0.clone()),
+            verify: true,
+            insecure_skip_verify: false,
+            roots: Roots::Webpki,
+            alpn: Some(vec![]),
+        },
+        Protocol::Http1,
+    )
     .unwrap();
     run(async {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();

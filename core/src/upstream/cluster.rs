@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tollgate_proto::h1::RequestHead;
 
 use super::balance::Balancer;
+use super::h2pool::H2Pool;
 use super::pool::Pool;
 use super::{mono_ms, ClusterShared};
 use crate::config::Cluster as ClusterConfig;
@@ -46,7 +47,12 @@ pub struct Cluster {
     eps: Vec<Endpoint>,
     weights: Vec<u32>,
     balancer: Balancer,
+    /// HTTP/1.1 connections (every protocol but `h2`/`h2c`).
     pub pool: Pool,
+    /// HTTP/2 connections (`h2`, `h2c`, and `auto` where the endpoint chose `h2`).
+    pub h2: H2Pool,
+    /// The name, for the logs of tasks that outlive a request (HTTP/2 connections).
+    pub label: std::rc::Rc<str>,
     pub metrics: Arc<ClusterMetrics>,
     budget_window_start: Cell<Instant>,
     budget_requests: Cell<u32>,
@@ -96,6 +102,12 @@ impl Cluster {
                 cfg.pool.idle_expiry.get(),
                 buffer_size,
             ),
+            h2: H2Pool::new(
+                shared.endpoints.len(),
+                cfg.http2.max_concurrent_streams,
+                cfg.pool.idle_expiry.get(),
+            ),
+            label: cfg.name.as_str().into(),
             cfg: cfg.clone(),
             shared,
             eps,
@@ -124,6 +136,13 @@ impl Cluster {
             ep.active_down.set(sh.active_down.load(Ordering::Relaxed));
         }
         self.pool.expire(now);
+        self.h2.expire(now);
+    }
+
+    /// Whether requests go to the endpoints as HTTP/2 streams (`auto`: where they
+    /// choose it).
+    pub fn speaks_h2(&self) -> bool {
+        self.cfg.protocol != crate::config::Protocol::Http1
     }
 
     fn usable(&self, i: usize, now_ms: u64) -> bool {

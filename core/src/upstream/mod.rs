@@ -7,11 +7,14 @@
 //!   tick only.
 //! - [`Cluster`] (one per core, `Rc`): that core's view (copied from the shared half on
 //!   each tick), load-balancer state, connection pool, passive-health counters, retry
-//!   budget. The hot path touches only this half.
+//!   budget. The hot path touches only this half. Its connections are pooled per
+//!   endpoint: HTTP/1.1 in [`Pool`] (one request per connection at a time), HTTP/2 in
+//!   [`h2pool`] (many streams per connection).
 
 mod balance;
 mod cluster;
 pub mod connect;
+pub mod h2pool;
 pub mod health;
 mod pool;
 mod shared;
@@ -19,6 +22,7 @@ mod shared;
 pub use balance::HashKey;
 pub use cluster::{Cluster, Pick};
 pub use connect::ConnectError;
+pub use h2pool::{AcquireError, Acquired, H2Lease};
 pub use pool::{Pool, UpConn};
 pub use shared::{ClusterShared, EndpointShared};
 

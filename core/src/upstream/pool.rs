@@ -5,7 +5,10 @@
 //! A connection is plain or TLS ([`Stream`]). TLS connections need no key of their own
 //! beyond the endpoint: the name sent as SNI and the ALPN offer are the same for every
 //! connection to an endpoint within a generation (the cluster's `tls.sni` or the
-//! endpoint's host, and `tls.alpn`), and a reload builds new pools.
+//! endpoint's host, and the ALPN of its `protocol`), and a reload builds new pools.
+//!
+//! The per-endpoint connection count (`pool.max_per_endpoint`) is shared with the
+//! cluster's HTTP/2 connections (`h2pool.rs`), which take their [`Slot`] here too.
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -40,7 +43,7 @@ impl UpConn {
 
 /// A taken place in an endpoint's connection count, freed on drop.
 #[derive(Debug)]
-struct Slot(Rc<Cell<usize>>);
+pub struct Slot(Rc<Cell<usize>>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
@@ -100,6 +103,29 @@ impl Pool {
     pub fn adopt(&self, stream: Stream, endpoint: usize, addr: SocketAddr, now: Instant) -> UpConn {
         let open = self.open[endpoint].clone();
         open.set(open.get() + 1);
+        self.adopt_slot(stream, endpoint, addr, now, Slot(open))
+    }
+
+    /// Takes a place in the endpoint's connection count for a connection about to be
+    /// opened, if the count is under `pool.max_per_endpoint`.
+    pub fn try_slot(&self, endpoint: usize) -> Option<Slot> {
+        let open = self.open.get(endpoint)?;
+        if open.get() >= self.max_per_endpoint {
+            return None;
+        }
+        open.set(open.get() + 1);
+        Some(Slot(open.clone()))
+    }
+
+    /// Wraps a freshly connected stream that already holds its `slot`.
+    pub fn adopt_slot(
+        &self,
+        stream: Stream,
+        endpoint: usize,
+        addr: SocketAddr,
+        now: Instant,
+        slot: Slot,
+    ) -> UpConn {
         UpConn {
             stream,
             buf: BytesMut::with_capacity(self.buffer_size),
@@ -107,7 +133,7 @@ impl Pool {
             addr,
             reused: false,
             idle_since: now,
-            _slot: Slot(open),
+            _slot: slot,
         }
     }
 

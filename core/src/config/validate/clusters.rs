@@ -1,15 +1,21 @@
 //! Checks for `[[clusters]]`: names, endpoints, load balancing, timeouts, the pool,
-//! passive and active health, retries.
+//! passive and active health, retries, the protocol and its HTTP/2 settings.
 
 use std::collections::HashMap;
 
 use super::locate::KeyPath;
 use super::syntax::{check_field_value, check_name, check_path, check_token, parse_host_port};
 use super::Issues;
-use crate::config::{Cluster, HealthCheck, LbPolicy, PassiveHealth, Pool, Retry};
+use crate::config::{
+    Cluster, ClusterHttp2, HealthCheck, LbPolicy, PassiveHealth, Pool, Protocol, Retry,
+};
 
 /// Most retries after the first attempt; beyond it a retry storm is a config bug.
 const MAX_RETRY_ATTEMPTS: u32 = 10;
+/// HTTP/2's bounds on a frame size (RFC 9113 §6.5.2) and on a window (§6.9.1).
+const H2_MIN_FRAME: u32 = 16_384;
+const H2_MAX_FRAME: u32 = 16_777_215;
+const H2_MAX_WINDOW: u32 = (1 << 31) - 1;
 /// Largest endpoint weight. Weights are relative, and the consistent-hash ring holds a
 /// fixed number of points per unit of weight, so an unbounded weight is unbounded memory.
 const MAX_WEIGHT: u32 = 1000;
@@ -59,8 +65,83 @@ pub(super) fn check(issues: &mut Issues, clusters: &[Cluster]) {
         );
         if let Some(hc) = &cluster.health_check {
             check_health_check(issues, hc, &path.key("health_check"), &label);
+            // The control thread's checks are blocking HTTP/1.1 exchanges (health.rs).
+            if matches!(cluster.protocol, Protocol::H2 | Protocol::H2c) {
+                issues.at(
+                    &path.key("health_check"),
+                    format!(
+                        "{label}active health checks speak HTTP/1.1, which a protocol = \"{}\" \
+                         endpoint may not; remove health_check (passive health still ejects \
+                         failing endpoints) or use protocol = \"auto\"",
+                        cluster.protocol.as_str()
+                    ),
+                );
+            }
         }
         check_retry(issues, &cluster.retry, &path.key("retry"), &label);
+        check_protocol(issues, cluster, &path, &label);
+    }
+}
+
+/// The protocol must fit the transport: HTTP/2 over TLS (`h2`, `auto`) needs the tls
+/// table, cleartext HTTP/2 (`h2c`) must not have it.
+fn check_protocol(issues: &mut Issues, cluster: &Cluster, path: &KeyPath, label: &str) {
+    let at = path.key("protocol");
+    match (cluster.protocol, cluster.tls.is_some()) {
+        (Protocol::H2 | Protocol::Auto, false) => issues.at(
+            &at,
+            format!(
+                "{label}protocol = \"{}\" is HTTP/2 over TLS and needs a [clusters.tls] table; \
+                 for cleartext HTTP/2 (prior knowledge) use protocol = \"h2c\"",
+                cluster.protocol.as_str()
+            ),
+        ),
+        (Protocol::H2c, true) => issues.at(
+            &at,
+            format!(
+                "{label}protocol = \"h2c\" is cleartext HTTP/2, but the cluster has a \
+                 [clusters.tls] table; over TLS use protocol = \"h2\" (or \"auto\")"
+            ),
+        ),
+        _ => {}
+    }
+    check_http2(issues, &cluster.http2, &path.key("http2"), label);
+}
+
+fn check_http2(issues: &mut Issues, h2: &ClusterHttp2, path: &KeyPath, label: &str) {
+    for (key, value) in [
+        (
+            "max_concurrent_streams",
+            u64::from(h2.max_concurrent_streams),
+        ),
+        ("max_header_list_size", u64::from(h2.max_header_list_size)),
+        ("max_send_buffer", h2.max_send_buffer as u64),
+    ] {
+        issues.positive(&path.key(key), value, label);
+    }
+    if !(H2_MIN_FRAME..=H2_MAX_FRAME).contains(&h2.max_frame_size) {
+        issues.at(
+            &path.key("max_frame_size"),
+            format!(
+                "{label}http2.max_frame_size must be from {H2_MIN_FRAME} to {H2_MAX_FRAME} \
+                 (RFC 9113 §6.5.2); got {}",
+                h2.max_frame_size
+            ),
+        );
+    }
+    for (key, value) in [
+        ("stream_window", h2.stream_window),
+        ("connection_window", h2.connection_window),
+    ] {
+        if value == 0 || value > H2_MAX_WINDOW {
+            issues.at(
+                &path.key(key),
+                format!(
+                    "{label}http2.{key} must be from 1 to {H2_MAX_WINDOW} (2^31-1, RFC 9113 \
+                     §6.9.1); got {value}"
+                ),
+            );
+        }
     }
 }
 

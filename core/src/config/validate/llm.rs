@@ -19,7 +19,7 @@ use super::syntax::{
     check_field_value, check_name, check_path, check_token, is_managed_header, list_names,
 };
 use super::Issues;
-use crate::config::Cluster;
+use crate::config::{Cluster, Protocol};
 
 pub(super) fn check(
     issues: &mut Issues,
@@ -93,17 +93,26 @@ fn check_providers<'a>(
                     list_names(clusters.iter().map(|c| c.name.as_str()))
                 ),
             ),
-            (_, Some(upstream)) => {
-                if !clusters.iter().any(|c| &c.name == upstream) {
-                    issues.at(
-                        &path.key("upstream"),
-                        format!(
-                            "{label}upstream {upstream:?} is not defined; defined clusters: {}",
-                            list_names(clusters.iter().map(|c| c.name.as_str()))
-                        ),
-                    );
-                }
-            }
+            (_, Some(upstream)) => match clusters.iter().find(|c| &c.name == upstream) {
+                None => issues.at(
+                    &path.key("upstream"),
+                    format!(
+                        "{label}upstream {upstream:?} is not defined; defined clusters: {}",
+                        list_names(clusters.iter().map(|c| c.name.as_str()))
+                    ),
+                ),
+                // The LLM relay (core/src/llm/upstream.rs) speaks HTTP/1.1 only.
+                Some(c) if c.protocol != Protocol::Http1 => issues.at(
+                    &path.key("upstream"),
+                    format!(
+                        "{label}cluster {upstream:?} has protocol = \"{}\", but LLM providers are \
+                         reached over HTTP/1.1 only; give the provider a cluster with protocol = \
+                         \"http1\"",
+                        c.protocol.as_str()
+                    ),
+                ),
+                Some(_) => {}
+            },
         }
         if p.mock.is_some() && p.kind != ProviderKind::Mock {
             issues.at(

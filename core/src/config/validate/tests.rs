@@ -980,7 +980,19 @@ fn tls_sections() {
         ),
         (cluster("ca_file = \"/nonexistent/ca.pem\""), "cannot read /nonexistent/ca.pem", Some(5)),
         (cluster("sni = \"not a name\""), "is not a DNS name or an IP address", Some(5)),
-        (cluster("alpn = [\"h2\"]"), "HTTP/2 to upstreams is not implemented yet", Some(5)),
+        (cluster("alpn = [\"h2\"]"), "set protocol = \"auto\" (or \"h2\") instead of alpn", Some(5)),
+        (cluster("alpn = [\"h3\"]"), "is not a protocol Tollgate speaks", Some(5)),
+        (
+            cluster(&format!("roots = \"native\"\nca_file = \"{cert}\"")),
+            "roots = \"native\" and ca_file both name the trust anchors",
+            Some(5),
+        ),
+        (cluster("roots = \"system\""), "unknown variant `system`", Some(5)),
+        (
+            cluster("verify = false\ninsecure_skip_verify = true\nroots = \"native\""),
+            "roots is unused with verify = false",
+            Some(7),
+        ),
     ];
     let cases: Vec<(&str, &str, Option<usize>)> =
         cases.iter().map(|(s, n, l)| (s.as_str(), *n, *l)).collect();
@@ -1012,4 +1024,99 @@ fn tls_paths_count_from_the_config_files_directory_and_come_back_absolute() {
     let e = super::parse_and_validate_in(&text, "t.toml", std::path::Path::new("/nonexistent"))
         .unwrap_err();
     assert!(e.message.contains("cannot read /nonexistent/"), "{e}");
+}
+
+#[test]
+fn cluster_protocols() {
+    // `extra` goes under [[clusters]], `tls` (if any) in its [clusters.tls].
+    let cluster = |extra: &str, tls: Option<&str>| {
+        let mut t =
+            format!("[[clusters]]\nname = \"a\"\nendpoints = [\"api.test:443\"]\n{extra}\n");
+        if let Some(tls) = tls {
+            t.push_str(&format!("[clusters.tls]\n{tls}\n"));
+        }
+        t
+    };
+    for ok in [
+        cluster("protocol = \"h2\"", Some("")),
+        cluster("protocol = \"auto\"", Some("sni = \"api.test\"")),
+        cluster("protocol = \"h2c\"", None),
+        cluster("protocol = \"http1\"", Some("alpn = [\"http/1.1\"]")),
+        cluster("protocol = \"h2c\"\n[clusters.http2]\nmax_concurrent_streams = 10\nstream_window = 65535", None),
+        cluster(
+            "protocol = \"auto\"\n[clusters.health_check]\npath = \"/healthz\"",
+            Some(""),
+        ),
+    ] {
+        assert!(errors_of(&ok).is_empty(), "{ok}\n{:?}", errors_of(&ok));
+    }
+    let h2_only = cluster(
+        "protocol = \"h2\"\n[clusters.health_check]\npath = \"/healthz\"",
+        Some(""),
+    );
+    let llm = format!(
+        "{}[[llm.providers]]\nname = \"p\"\nkind = \"openai\"\nupstream = \"a\"\n",
+        cluster("protocol = \"h2c\"", None)
+    );
+    let cases: Vec<(String, &str, Option<usize>)> = vec![
+        (
+            cluster("protocol = \"h2\"", None),
+            "needs a [clusters.tls] table",
+            Some(4),
+        ),
+        (
+            cluster("protocol = \"auto\"", None),
+            "needs a [clusters.tls] table",
+            Some(4),
+        ),
+        (
+            cluster("protocol = \"h2c\"", Some("")),
+            "protocol = \"h2c\" is cleartext HTTP/2",
+            Some(4),
+        ),
+        (
+            cluster("protocol = \"http3\"", None),
+            "unknown variant `http3`",
+            Some(4),
+        ),
+        (
+            cluster("protocol = \"h2\"", Some("alpn = [\"h2\"]")),
+            "alpn follows protocol = \"h2\"",
+            Some(6),
+        ),
+        (h2_only, "active health checks speak HTTP/1.1", Some(5)),
+        (
+            cluster(
+                "protocol = \"h2c\"\n[clusters.http2]\nmax_frame_size = 1024",
+                None,
+            ),
+            "http2.max_frame_size must be from 16384 to 16777215",
+            Some(6),
+        ),
+        (
+            cluster(
+                "protocol = \"h2c\"\n[clusters.http2]\nstream_window = 2147483648",
+                None,
+            ),
+            "http2.stream_window must be from 1 to 2147483647",
+            Some(6),
+        ),
+        (
+            cluster(
+                "protocol = \"h2c\"\n[clusters.http2]\nmax_concurrent_streams = 0",
+                None,
+            ),
+            "must be greater than 0",
+            Some(6),
+        ),
+        (
+            cluster("[clusters.http2]\nmax_streams = 5", None),
+            "unknown field `max_streams`",
+            Some(5),
+        ),
+        (llm, "LLM providers are reached over HTTP/1.1 only", Some(8)),
+    ];
+    let cases: Vec<(&str, &str, Option<usize>)> =
+        cases.iter().map(|(s, n, l)| (s.as_str(), *n, *l)).collect();
+    run_cases(&cases);
 }

@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use super::locate::KeyPath;
 use super::syntax::parse_host_port;
 use super::Issues;
-use crate::config::{Cluster, ClusterTls, Config, ListenerTls};
+use crate::config::{Cluster, ClusterTls, Config, ListenerTls, Protocol, Roots};
 use crate::tls::files::{self, Part};
 
 /// Most session ids a listener's cache keeps.
 const MAX_SESSION_CACHE: usize = 1_000_000;
-/// ALPN ids served downstream. `h2` is known but not served until HTTP/2 exists.
+/// The ALPN ids Tollgate speaks.
 const ALPN_HTTP11: &str = "http/1.1";
 const ALPN_H2: &str = "h2";
 
@@ -86,7 +86,7 @@ fn check_listener(
             }
         }
     }
-    check_alpn(issues, &tls.alpn, &path.key("alpn"), label, Peers::Clients);
+    check_alpn(issues, &tls.alpn, &path.key("alpn"), label);
     issues.positive_duration(&path.key("handshake_timeout"), tls.handshake_timeout, label);
     if tls.session_cache > MAX_SESSION_CACHE {
         issues.at(
@@ -101,6 +101,7 @@ fn check_listener(
 
 fn check_cluster(issues: &mut Issues, c: &mut Cluster, path: &KeyPath, label: &str, base: &Path) {
     let endpoints: Vec<String> = c.endpoints.iter().map(|e| e.address().to_owned()).collect();
+    let protocol = c.protocol;
     let Some(tls) = &mut c.tls else { return };
     let at = path.key("tls");
     check_verify(issues, tls, &at, label);
@@ -111,6 +112,22 @@ fn check_cluster(issues: &mut Issues, c: &mut Cluster, path: &KeyPath, label: &s
                 issues.at(&ca_at, format!("{label}{e}"));
             }
         }
+    }
+    match (tls.roots, tls.ca_file.is_some(), tls.verify) {
+        (Roots::Native, true, _) => issues.at(
+            &at.key("roots"),
+            format!("{label}roots = \"native\" and ca_file both name the trust anchors; keep one"),
+        ),
+        (Roots::Native, false, false) => issues.at(
+            &at.key("roots"),
+            format!("{label}roots is unused with verify = false"),
+        ),
+        (Roots::Native, false, true) => {
+            if let Err(e) = crate::tls::client::native_roots() {
+                issues.at(&at.key("roots"), format!("{label}roots = \"native\": {e}"));
+            }
+        }
+        (Roots::Webpki, ..) => {}
     }
     match &tls.sni {
         Some(name) => {
@@ -139,7 +156,29 @@ fn check_cluster(issues: &mut Issues, c: &mut Cluster, path: &KeyPath, label: &s
             }
         }
     }
-    check_alpn(issues, &tls.alpn, &at.key("alpn"), label, Peers::Upstreams);
+    if let Some(alpn) = &tls.alpn {
+        let alpn_at = at.key("alpn");
+        if protocol != Protocol::Http1 {
+            issues.at(
+                &alpn_at,
+                format!(
+                    "{label}alpn follows protocol = \"{}\" (it offers {:?}); remove alpn",
+                    protocol.as_str(),
+                    protocol.alpn()
+                ),
+            );
+        } else if let Some(k) = alpn.iter().position(|id| id == ALPN_H2) {
+            issues.at(
+                &alpn_at.index(k),
+                format!(
+                    "{label}alpn \"h2\" with protocol = \"http1\": the endpoint could choose \
+                     HTTP/2 and get HTTP/1.1; set protocol = \"auto\" (or \"h2\") instead of alpn"
+                ),
+            );
+        } else {
+            check_alpn(issues, alpn, &alpn_at, label);
+        }
+    }
 }
 
 /// Verification is on unless both `verify = false` and `insecure_skip_verify = true`
@@ -168,33 +207,16 @@ fn check_verify(issues: &mut Issues, tls: &ClusterTls, at: &KeyPath, label: &str
     }
 }
 
-/// Who is at the other end of an `alpn` list: clients get HTTP/2 (`h2`), upstreams do
-/// not yet.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Peers {
-    Clients,
-    Upstreams,
-}
-
-fn check_alpn(issues: &mut Issues, alpn: &[String], at: &KeyPath, label: &str, peers: Peers) {
-    let spoken = match peers {
-        Peers::Clients => "use \"h2\" or \"http/1.1\"",
-        Peers::Upstreams => "use \"http/1.1\"",
-    };
+fn check_alpn(issues: &mut Issues, alpn: &[String], at: &KeyPath, label: &str) {
     for (k, id) in alpn.iter().enumerate() {
         let here = at.index(k);
-        if id == ALPN_H2 && peers == Peers::Upstreams {
+        if id != ALPN_HTTP11 && id != ALPN_H2 {
             issues.at(
                 &here,
                 format!(
-                    "{label}alpn \"h2\": HTTP/2 to upstreams is not implemented yet; offer \
-                     [\"http/1.1\"]"
+                    "{label}alpn {id:?} is not a protocol Tollgate speaks; use \"h2\" or \
+                     \"http/1.1\""
                 ),
-            );
-        } else if id != ALPN_HTTP11 && id != ALPN_H2 {
-            issues.at(
-                &here,
-                format!("{label}alpn {id:?} is not a protocol Tollgate speaks; {spoken}"),
             );
         } else if alpn[..k].contains(id) {
             issues.at(&here, format!("{label}alpn {id:?} is listed twice"));
