@@ -247,7 +247,7 @@ pub struct Http2 {
     /// non-blocking syscalls when the socket is ready; over TLS, rustls on that socket)
     /// or `completion` (io_uring reads and writes through monoio-compat's buffers, over
     /// our TLS driver for TLS). See bench/RESULTS.md, "HTTP/2". HTTP/2
-    /// connections to h2c upstreams follow the same choice (TLS upstreams: completion).
+    /// connections to upstreams follow the same choice.
     pub io: Http2Io,
     /// Per-connection rate limits on frames that cost the gateway work but carry no
     /// request: over any, GOAWAY ENHANCE_YOUR_CALM and close.

@@ -19,6 +19,7 @@
 //! error) the task sets [`ConnState::closed`] and the pool stops using it.
 
 use std::cell::Cell;
+use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ use monoio_compat::StreamWrapper;
 
 use super::io::{H2Io, Transport};
 use crate::config::{ClusterHttp2, Http2Io};
+use crate::tls::poll::TlsPoll;
 use crate::tls::Stream;
 
 /// What the connection task tells the pool.
@@ -86,6 +88,14 @@ pub async fn handshake(
     let transport = match (stream, io) {
         (Stream::Plain(tcp), Http2Io::Readiness) => {
             Transport::Readiness(tcp.into_poll_io().map_err(HandshakeError::Io)?)
+        }
+        // As for clients: rustls takes over the session our driver handshook.
+        (Stream::Tls(t), Http2Io::Readiness) => {
+            let (tcp, session, ahead) = t.into_parts().ok_or_else(|| {
+                HandshakeError::Io(io::Error::other("the TLS session is not idle"))
+            })?;
+            let tcp = tcp.into_poll_io().map_err(HandshakeError::Io)?;
+            Transport::TlsReadiness(Box::new(TlsPoll::new(tcp, session, ahead)))
         }
         (s, _) => Transport::Completion(StreamWrapper::new_with_buffer_size(
             s,
