@@ -32,10 +32,12 @@ pub mod llm;
 mod mock;
 pub mod python;
 mod redis;
+mod scratch;
 pub mod tls;
 mod upstream;
 
 pub use gateway::{bin, free_port, Gateway};
 pub use mock::Mock;
 pub use redis::{RedisReply, RedisServer};
+pub use scratch::Scratch;
 pub use upstream::{Paced, Recorded, Reply, StreamEnd, StreamOutcome, Upstream};

@@ -279,3 +279,12 @@ impl TlsConn {
         self.read_response("GET")
     }
 }
+
+/// A certificate pair as a config value: `{ cert = "...", key = "..." }`.
+pub fn pair(files: &(std::path::PathBuf, std::path::PathBuf)) -> String {
+    format!(
+        "{{ cert = \"{}\", key = \"{}\" }}",
+        files.0.display(),
+        files.1.display()
+    )
+}

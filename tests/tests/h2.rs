@@ -24,43 +24,12 @@ use serde_json::{json, Value};
 use tollgate_tests::client::{get, Conn};
 use tollgate_tests::h2client::{header, pattern, H2Client};
 use tollgate_tests::llm::{access_log, events, metric, metrics, openai_stream};
-use tollgate_tests::tls::{client_config, Ca, Leaf, TlsConn};
-use tollgate_tests::{bin, Gateway, Paced, Reply, StreamOutcome, Upstream};
+use tollgate_tests::tls::{client_config, pair, Ca, Leaf, TlsConn};
+use tollgate_tests::{bin, Gateway, Paced, Reply, Scratch, StreamOutcome, Upstream};
 
 // ---------------------------------------------------------------------------------------
 // Support
 // ---------------------------------------------------------------------------------------
-
-/// A scratch directory for certificate files, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("tollgate-h2-e2e-{}-{test}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `{ cert = "...", key = "..." }`.
-fn pair(files: &(PathBuf, PathBuf)) -> String {
-    format!(
-        "{{ cert = \"{}\", key = \"{}\" }}",
-        files.0.display(),
-        files.1.display()
-    )
-}
 
 /// One worker; a listener with `listener` (its keys, then its tables), a catch-all route
 /// to the cluster `up` at `up_addr`, the access log in the scratch dir, then `extra`.

@@ -23,7 +23,7 @@ use tollgate_tests::client::get;
 use tollgate_tests::llm::{metric, metrics};
 use tollgate_tests::python::run_script;
 use tollgate_tests::tls::Ca;
-use tollgate_tests::{Gateway, Mock};
+use tollgate_tests::{Gateway, Mock, Scratch};
 
 /// Attacking connections per attack (`--rounds`): each must be counted once.
 const ROUNDS: f64 = 3.0;
@@ -86,23 +86,6 @@ fn tls(test: &str) -> (Scratch, PathBuf, String) {
         key.display()
     );
     (s, ca_file, certs)
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("tollgate-h2-attacks-{}-{test}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 impl Target {

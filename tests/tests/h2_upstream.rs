@@ -16,13 +16,11 @@
 //!   store (`roots = "native"`, SSL_CERT_FILE); `auto` speaking HTTP/2 or HTTP/1.1 as
 //!   the endpoint chooses.
 
-use std::path::PathBuf;
-
 use tollgate_tests::client::{exchange, Conn};
 use tollgate_tests::h2::{curl, H2Upstream};
 use tollgate_tests::llm::{metric, metrics};
 use tollgate_tests::tls::Ca;
-use tollgate_tests::Gateway;
+use tollgate_tests::{Gateway, Scratch};
 
 /// One worker (so one pool); a plain listener with h2c; the cluster `up` at `addr`
 /// with `cluster` keys (and tables after them); a catch-all route to it.
@@ -299,23 +297,6 @@ fn refused_and_unprocessed_streams_are_retried_resets_are_not() {
     let r = exchange(&addr, b"GET /reset-once?key=d HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(keys(&up, "d"), 2);
-}
-
-/// A scratch directory for certificate files, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("tollgate-h2up-{}-{test}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]

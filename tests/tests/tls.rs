@@ -11,45 +11,16 @@
 //! Certificates are made in the test (rcgen). Every wait polls against a deadline.
 
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tollgate_tests::client::{exchange, get};
 use tollgate_tests::llm::{metric, metrics, openai_stream};
-use tollgate_tests::tls::{client_config, client_config_any, client_config_versions, Ca, TlsConn};
-use tollgate_tests::{bin, Gateway, Mock, Reply, StreamOutcome, Upstream};
-
-/// A scratch directory for certificate files, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("tollgate-tls-e2e-{}-{test}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `{ cert = "...", key = "..." }`.
-fn pair(files: &(PathBuf, PathBuf)) -> String {
-    format!(
-        "{{ cert = \"{}\", key = \"{}\" }}",
-        files.0.display(),
-        files.1.display()
-    )
-}
+use tollgate_tests::tls::{
+    client_config, client_config_any, client_config_versions, pair, Ca, TlsConn,
+};
+use tollgate_tests::{bin, Gateway, Mock, Reply, Scratch, StreamOutcome, Upstream};
 
 /// One worker; a TLS listener with the `[listeners.tls]` keys `tls`; a catch-all route
 /// to the cluster `up` at `up_addr`, whose table ends with `cluster_extra`.
