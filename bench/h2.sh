@@ -120,7 +120,7 @@ RUN_ID=h2-$(date -u +%Y%m%dT%H%M%SZ)
 OUT="$OUT_BASE/$RUN_ID"
 mkdir -p "$OUT/logs" "$OUT/conf" "$OUT/h2load" "$OUT/tls"
 TSV="$OUT/runs.tsv"
-printf '# scenario\ttarget\tround\tattempt\treq_s\tdone\tfailed\terrored\tp50_us\tp99_us\tmean_us\tserver_ticks\tmock_ticks\th2load_ticks\twall_s\tclk_tck\tproxy_busy\tload_busy\tloadavg1\tproxy_other\tload_other\tnoisy\tproxy_irq\tload_irq\tprotocol\n' >"$TSV"
+printf '# scenario\ttarget\tround\tattempt\treq_s\tdone\tfailed\terrored\tp50_us\tp99_us\tmean_us\tserver_ticks\tmock_ticks\th2load_ticks\twall_s\tclk_tck\tproxy_busy\tload_busy\tloadavg1\tothers_pct\tkthreads_pct\tnoisy\tproxy_irq\tload_irq\tprotocol\n' >"$TSV"
 REL="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 CLK_TCK=$(getconf CLK_TCK)
 log() { printf '[h2 %s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$OUT/h2.log" >&2; }
@@ -221,8 +221,9 @@ children_ticks() { # cutime + cstime of this shell: its waited-for children (h2l
     echo $((f[13] + f[14]))
 }
 
-# "busy total irq" jiffies of one CPU from /proc/stat; irq = hard and soft interrupt
-# ticks, which no process is charged for (loopback TCP receive work runs in softirqs).
+# "busy total irq" jiffies of one CPU from /proc/stat; irq = the ticks that landed in
+# hard or soft interrupt context (loopback TCP receive work runs in softirqs; a process
+# interrupted is charged for them too, the idle task is not).
 cpu_jiffies() {
     local name user nice system idle iowait irq softirq steal rest
     while read -r name user nice system idle iowait irq softirq steal rest; do
@@ -248,6 +249,25 @@ irq_pct() { # "busy0 total0 irq0" "busy1 total1 irq1" -> interrupt percent
 }
 
 loadavg1() { cut -d' ' -f1 /proc/loadavg; }
+
+# "others kthreads": CPU ticks (utime + stime + cutime + cstime) of every process that
+# is neither this script nor one of its descendants (someone else's work: a build's
+# compilers show in cargo's cutime once they exit), and of kernel threads (ksoftirqd,
+# kworkers: work for anyone's traffic, ours included). The difference of two samples is
+# the work in between, whichever CPU it ran on.
+foreign_ticks() {
+    local ours
+    ours=" $$ $(descendants $$ | tr '\n' ' ')"
+    awk -v ours="$ours" '
+        FNR == 1 {
+            if (index(ours, " " $1 " ")) { nextfile }
+            line = $0; sub(/^.*\) /, "", line); n = split(line, f, " ")
+            t = f[12] + f[13] + f[14] + f[15]
+            if (f[2] == 2 || $1 == 2) k += t; else o += t
+            nextfile
+        }
+        END { print o + 0, k + 0 }' /proc/[0-9]*/stat 2>/dev/null
+}
 
 # wait_quiet: up to QUIET_WAIT s until the 1-minute load average is below QUIET_LOAD
 # and both CPUs are under 15 % busy (our servers are idle between runs, so what shows
@@ -556,7 +576,7 @@ percentiles() {
 # one_run SCENARIO TARGET ROUND ATTEMPT -> sets RUN_NOISY
 one_run() {
     local scenario=$1 target=$2 round=$3 attempt=$4 pid tag h2pid rc=0
-    local t0 t1 m0 m1 c0 c1 p0 p1 l0 l1 s0 s1 la
+    local t0 t1 m0 m1 c0 c1 p0 p1 l0 l1 s0 s1 la f0 f1
     pid=${PID_OF[$target]}
     tag="$scenario-$target-$round.$attempt"
     la=$(loadavg1)
@@ -571,6 +591,7 @@ one_run() {
     m0=$(proc_ticks "${PID_OF[mock]}")
     p0=$(cpu_jiffies "$PROXY_CPU")
     l0=$(cpu_jiffies "$LOAD_CPU")
+    f0=$(foreign_ticks)
     s0=$EPOCHREALTIME
     wait "$h2pid" || rc=$?
     s1=$EPOCHREALTIME
@@ -578,6 +599,7 @@ one_run() {
     m1=$(proc_ticks "${PID_OF[mock]}")
     p1=$(cpu_jiffies "$PROXY_CPU")
     l1=$(cpu_jiffies "$LOAD_CPU")
+    f1=$(foreign_ticks)
     c1=$(children_ticks)
     local req_s ndone failed errored mean proto p50 p99 wall pb lb pi li po lo noisy
     read -r req_s ndone failed errored mean proto <<<"$(parse_h2load "$OUT/h2load/$tag.txt")"
@@ -588,16 +610,11 @@ one_run() {
     lb=$(busy_pct "$l0" "$l1")
     pi=$(irq_pct "$p0" "$p1")
     li=$(irq_pct "$l0" "$l1")
-    # Other work: the CPU's busy share less its interrupt share (ours: loopback TCP) and
-    # less what our processes on it used. h2load's CPU time covers its warm-up too:
-    # scaled to the window by its share of the run.
-    read -r po lo noisy <<<"$(awk -v pb="$(awk -v b="$pb" -v i="$pi" 'BEGIN { print b - i }')" \
-        -v lb="$(awk -v b="$lb" -v i="$li" 'BEGIN { print b - i }')" -v st=$((t1 - t0)) -v mt=$((m1 - m0)) -v ht=$((c1 - c0)) \
-        -v hz="$CLK_TCK" -v w="$wall" -v d="$DURATION" -v wu="$WARMUP" -v lim="$NOISY_PCT" -v same=$((PROXY_CPU == LOAD_CPU)) 'BEGIN {
-            s = 100 * st / hz / w; m = 100 * mt / hz / w; h = 100 * ht / hz / (d + wu)
-            po = pb - s; lo = lb - m - h
-            if (same) { po = pb - s - m - h; lo = po }
-            printf "%.1f %.1f %d\n", po, lo, (po > lim || lo > lim) }')"
+    # Other work: someone else's processes, in % of one CPU over the window.
+    read -r po lo noisy <<<"$(awk -v f0="$f0" -v f1="$f1" -v hz="$CLK_TCK" -v w="$wall" -v lim="$NOISY_PCT" 'BEGIN {
+            split(f0, a, " "); split(f1, b, " ")
+            o = 100 * (b[1] - a[1]) / hz / w; k = 100 * (b[2] - a[2]) / hz / w
+            printf "%.1f %.1f %d\n", o, k, (o > lim) }')"
     ((rc == 0)) || { note "$tag: h2load exit $rc (see h2load/$tag.txt)"; noisy=1; }
     if ((ndone == 0 || failed + errored > 0)); then
         note "$tag: $ndone requests succeeded, $failed failed, $errored errored (see h2load/$tag.txt)"
@@ -613,7 +630,8 @@ one_run() {
         "$scenario" "$target" "$round" "$attempt" "$req_s" "$ndone" "$failed" "$errored" "$p50" "$p99" "$mean" \
         $((t1 - t0)) $((m1 - m0)) $((c1 - c0)) "$wall" "$CLK_TCK" "$pb" "$lb" "$la" "$po" "$lo" "$noisy" "$pi" "$li" "$proto" >>"$TSV"
     log "$scenario round $round $target: ${req_s} req/s, p50 ${p50} us, p99 ${p99} us, failed $failed," \
-        "server CPU $((t1 - t0)) ticks, CPU$PROXY_CPU busy ${pb}% (irq ${pi}%, other ${po}%), CPU$LOAD_CPU busy ${lb}% (irq ${li}%, other ${lo}%)$( ((noisy)) && echo ', NOISY')"
+        "server CPU $((t1 - t0)) ticks, CPU$PROXY_CPU busy ${pb}% (irq ${pi}%), CPU$LOAD_CPU busy ${lb}% (irq ${li}%)," \
+        "other processes ${po}%, kernel threads ${lo}%$( ((noisy)) && echo ', NOISY')"
     if ! kill -0 "$pid" 2>/dev/null; then
         note "$target died during $scenario round $round; see logs/$target.log"
         unset 'PID_OF[$target]'
@@ -699,11 +717,11 @@ with open(os.path.join(out, "runs.tsv")) as f:
         if r and not r[0].startswith("#"):
             rows.append(r)
 cols = ("scenario target round attempt req_s done failed errored p50 p99 mean server_ticks mock_ticks "
-        "h2load_ticks wall clk proxy_busy load_busy loadavg proxy_other load_other noisy proxy_irq load_irq protocol").split()
+        "h2load_ticks wall clk proxy_busy load_busy loadavg others kthreads noisy proxy_irq load_irq protocol").split()
 runs = [dict(zip(cols, r)) for r in rows]
 # Of the attempts of a (scenario, target, round), the quietest counts.
 def noise(r):
-    return (int(r["noisy"]), max(float(r["proxy_other"]), float(r["load_other"])))
+    return (int(r["noisy"]), float(r["others"]))
 
 best = {}
 for r in runs:
@@ -722,15 +740,17 @@ def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
 
-def cpu_us(r, irq=False):
-    """The server's CPU per request; with irq, plus the interrupt time of its CPU
-    (softirq TCP work no process is charged for; the CPU is the server's alone)."""
+def cpu_us(r, core=False):
+    """The server's CPU time per request; with core, its CPU's busy time per request
+    (the process, plus interrupt work that landed while the CPU was otherwise idle:
+    all the server's when nothing else ran there)."""
     rps, wall = num(r["req_s"]), num(r["wall"])
     if not rps or not wall:
         return None
-    s = int(r["server_ticks"]) / int(r["clk"])
-    if irq:
-        s += (num(r["proxy_irq"]) or 0) / 100 * wall
+    if core:
+        s = (num(r["proxy_busy"]) or 0) / 100 * wall
+    else:
+        s = int(r["server_ticks"]) / int(r["clk"])
     return s * 1e6 / (rps * wall)
 
 def fmt(x, d=0):
@@ -748,8 +768,8 @@ for sc in ["h2c", "tls", "local-h2c", "local-tls"]:
     if not rs:
         continue
     print(f"#### `{sc}`: {titles[sc]}\n")
-    print("| target | req/s (median) | req/s min–max | p50 ms | p99 ms | CPU µs/req | CPU µs/req + irq | req/s ÷ nginx | "
-          "CPU+irq/req ÷ nginx | failed | server CPU busy % (irq) | load CPU busy % | other work % (server / load CPU, max) | "
+    print("| target | req/s (median) | req/s min–max | p50 ms | p99 ms | CPU µs/req | core µs/req | req/s ÷ nginx | "
+          "core µs/req ÷ nginx | failed | server CPU busy % (irq) | load CPU busy % | other processes % (max) | "
           "noisy rounds | protocol |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     agg = {}
@@ -769,8 +789,7 @@ for sc in ["h2c", "tls", "local-h2c", "local-tls"]:
             "failed": sum(int(r["failed"]) + int(r["errored"]) for r in tr),
             "pb": med([num(r["proxy_busy"]) for r in tr]),
             "lb": med([num(r["load_busy"]) for r in tr]),
-            "po": max(num(r["proxy_other"]) or 0 for r in tr),
-            "lo": max(num(r["load_other"]) or 0 for r in tr),
+            "po": max(num(r["others"]) or 0 for r in tr),
             "noisy": sum(int(r["noisy"]) for r in tr),
             "n": len(tr),
             "proto": tr[0]["protocol"],
@@ -782,7 +801,7 @@ for sc in ["h2c", "tls", "local-h2c", "local-tls"]:
         cr = f"{a['cpui'] / ng['cpui']:.2f}" if ng and ng["cpui"] and a["cpui"] else "-"
         print(f"| {t} | {fmt(a['rps'])} | {fmt(a['min'])}–{fmt(a['max'])} | {fmt(a['p50'] / 1000 if a['p50'] else None, 2)} | "
               f"{fmt(a['p99'] / 1000 if a['p99'] else None, 2)} | {fmt(a['cpu'], 1)} | {fmt(a['cpui'], 1)} | {rr} | {cr} | "
-              f"{a['failed']} | {fmt(a['pb'])} ({fmt(a['pi'])}) | {fmt(a['lb'])} | {a['po']:.0f} / {a['lo']:.0f} | "
+              f"{a['failed']} | {fmt(a['pb'])} ({fmt(a['pi'])}) | {fmt(a['lb'])} | {a['po']:.1f} | "
               f"{a['noisy']}/{a['n']} | {a['proto']} |")
     # Per-round ratios: each round's pair ran back to back.
     notes = []
@@ -797,7 +816,7 @@ for sc in ["h2c", "tls", "local-h2c", "local-tls"]:
         rat = [num(b["by_round"][k]["req_s"]) / num(a["by_round"][k]["req_s"])
                for k in a["by_round"] if k in b["by_round"] and num(a["by_round"][k]["req_s"])]
         notes.append("completion ÷ readiness: req/s " + (f"{b['rps'] / a['rps']:.2f}" if a["rps"] else "-")
-                     + (f", CPU+irq/req {b['cpui'] / a['cpui']:.2f}" if a["cpui"] and b["cpui"] else "")
+                     + (f", core µs/req {b['cpui'] / a['cpui']:.2f}" if a["cpui"] and b["cpui"] else "")
                      + " (per round: " + ", ".join(f"{x:.2f}" for x in rat) + ")")
     if notes:
         print()
