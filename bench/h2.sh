@@ -71,9 +71,167 @@ usage: bench/h2.sh [options]
   --profile            also perf record -g each server on h2c and local-h2c (perf-*.txt)
   --out DIR            results under DIR/h2-<date> (default bench/out)
   --no-build           use the binaries already in target/release
+  --report DIR         only print the tables of an earlier run (DIR = bench/out/h2-<date>)
 EOF
 }
 
+report() { # DIR: the tables of a run, printed and written to DIR/summary.md
+    python3 - "$1" <<'PY' | tee "$1/summary.md"
+import csv, os, statistics, sys
+
+out = sys.argv[1]
+rows = []
+with open(os.path.join(out, "runs.tsv")) as f:
+    for r in csv.reader(f, delimiter="\t"):
+        if r and not r[0].startswith("#"):
+            rows.append(r)
+cols = ("scenario target round attempt req_s done failed errored p50 p99 mean server_ticks mock_ticks "
+        "h2load_ticks wall clk proxy_busy load_busy loadavg others kthreads noisy proxy_irq load_irq protocol").split()
+runs = [dict(zip(cols, r)) for r in rows]
+# Of the attempts of a (scenario, target, round), the quietest counts.
+def noise(r):
+    return (int(r["noisy"]), float(r["others"]))
+
+best = {}
+for r in runs:
+    k = (r["scenario"], r["target"], r["round"])
+    if k not in best or noise(r) < noise(best[k]):
+        best[k] = r
+runs = list(best.values())
+
+def num(x):
+    try:
+        return float(x)
+    except ValueError:
+        return None
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+def cpu_us(r, core=False):
+    """The server's CPU time per request; with core, its CPU's busy time per request
+    (the process, plus interrupt work that landed while the CPU was otherwise idle:
+    all the server's when nothing else ran there)."""
+    rps, wall = num(r["req_s"]), num(r["wall"])
+    if not rps or not wall:
+        return None
+    if core:
+        s = (num(r["proxy_busy"]) or 0) / 100 * wall
+    else:
+        s = int(r["server_ticks"]) / int(r["clk"])
+    return s * 1e6 / (rps * wall)
+
+def fmt(x, d=0):
+    return "-" if x is None else f"{x:,.{d}f}".replace(",", " ") if d == 0 else f"{x:.{d}f}"
+
+titles = {
+    "h2c": "h2c (prior knowledge), proxied to tollgate-mock over HTTP/1.1 keep-alive",
+    "tls": "h2 over TLS (ALPN), proxied to tollgate-mock over HTTP/1.1 keep-alive",
+    "local-h2c": "h2c, answered by the server itself (Tollgate `respond`, nginx `return 200`)",
+    "local-tls": "h2 over TLS, answered by the server itself",
+}
+order = ["tollgate", "tollgate-completion", "nginx"]
+for sc in ["h2c", "tls", "local-h2c", "local-tls"]:
+    rs = [r for r in runs if r["scenario"] == sc]
+    if not rs:
+        continue
+    print(f"#### `{sc}`: {titles[sc]}\n")
+    print("| target | req/s (median) | req/s min–max | p50 ms | p99 ms | CPU µs/req | core µs/req | req/s ÷ nginx | "
+          "core µs/req ÷ nginx | failed | server CPU busy % (irq) | load CPU busy % | other processes % (max) | "
+          "noisy rounds | protocol |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    agg = {}
+    for t in order:
+        tr = [r for r in rs if r["target"] == t]
+        if not tr:
+            continue
+        agg[t] = {
+            "rps": med([num(r["req_s"]) for r in tr]),
+            "min": min(num(r["req_s"]) for r in tr),
+            "max": max(num(r["req_s"]) for r in tr),
+            "p50": med([num(r["p50"]) for r in tr]),
+            "p99": med([num(r["p99"]) for r in tr]),
+            "cpu": med([cpu_us(r) for r in tr]),
+            "cpui": med([cpu_us(r, True) for r in tr]),
+            "pi": med([num(r["proxy_irq"]) for r in tr]),
+            "failed": sum(int(r["failed"]) + int(r["errored"]) for r in tr),
+            "pb": med([num(r["proxy_busy"]) for r in tr]),
+            "lb": med([num(r["load_busy"]) for r in tr]),
+            "po": max(num(r["others"]) or 0 for r in tr),
+            "noisy": sum(int(r["noisy"]) for r in tr),
+            "n": len(tr),
+            "proto": tr[0]["protocol"],
+            "by_round": {r["round"]: r for r in tr},
+        }
+    ng = agg.get("nginx")
+    for t, a in agg.items():
+        rr = f"{a['rps'] / ng['rps']:.2f}" if ng and ng["rps"] else "-"
+        cr = f"{a['cpui'] / ng['cpui']:.2f}" if ng and ng["cpui"] and a["cpui"] else "-"
+        print(f"| {t} | {fmt(a['rps'])} | {fmt(a['min'])}–{fmt(a['max'])} | {fmt(a['p50'] / 1000 if a['p50'] else None, 2)} | "
+              f"{fmt(a['p99'] / 1000 if a['p99'] else None, 2)} | {fmt(a['cpu'], 1)} | {fmt(a['cpui'], 1)} | {rr} | {cr} | "
+              f"{a['failed']} | {fmt(a['pb'])} ({fmt(a['pi'])}) | {fmt(a['lb'])} | {a['po']:.1f} | "
+              f"{a['noisy']}/{a['n']} | {a['proto']} |")
+    # Per-round ratios: each round's pair ran back to back.
+    notes = []
+    for t in ("tollgate", "tollgate-completion"):
+        if t in agg and ng:
+            rat = [num(agg[t]["by_round"][k]["req_s"]) / num(ng["by_round"][k]["req_s"])
+                   for k in agg[t]["by_round"] if k in ng["by_round"] and num(ng["by_round"][k]["req_s"])]
+            if rat:
+                notes.append(f"{t} ÷ nginx req/s per round: " + ", ".join(f"{x:.2f}" for x in rat))
+    if "tollgate" in agg and "tollgate-completion" in agg:
+        a, b = agg["tollgate"], agg["tollgate-completion"]
+        rat = [num(b["by_round"][k]["req_s"]) / num(a["by_round"][k]["req_s"])
+               for k in a["by_round"] if k in b["by_round"] and num(a["by_round"][k]["req_s"])]
+        notes.append("completion ÷ readiness: req/s " + (f"{b['rps'] / a['rps']:.2f}" if a["rps"] else "-")
+                     + (f", core µs/req {b['cpui'] / a['cpui']:.2f}" if a["cpui"] and b["cpui"] else "")
+                     + " (per round: " + ", ".join(f"{x:.2f}" for x in rat) + ")")
+    if notes:
+        print()
+        for n in notes:
+            print(f"- {n}")
+    print()
+
+sysdir = os.path.join(out, "syscalls")
+if os.path.isdir(sysdir):
+    print("#### Syscalls and io_uring operations per request (perf stat)\n")
+    names = None
+    table = []
+    for fn in sorted(os.listdir(sysdir)):
+        if not fn.endswith(".csv"):
+            continue
+        key = fn[:-4]
+        done = None
+        with open(os.path.join(sysdir, key + ".h2load.txt")) as f:
+            for line in f:
+                if line.startswith("requests:"):
+                    done = int(line.split()[7])
+        counts = {}
+        with open(os.path.join(sysdir, fn)) as f:
+            for line in f:
+                p = line.strip().split(",")
+                if len(p) > 2 and not line.startswith("#"):
+                    ev = p[2].replace("syscalls:sys_enter_", "").replace("raw_syscalls:sys_enter", "all syscalls").replace("io_uring:io_uring_", "uring ")
+                    try:
+                        counts[ev] = float(p[0])
+                    except ValueError:
+                        counts[ev] = None
+        if names is None:
+            names = [k for k in counts]
+        table.append((key, done, counts))
+    if names:
+        shown = [n for n in names if any((c.get(n) or 0) > 0 for _, _, c in table)]
+        print("| scenario-target | requests | " + " | ".join(shown) + " |")
+        print("| --- | ---: | " + " | ".join("---:" for _ in shown) + " |")
+        for key, done, c in table:
+            cells = [("-" if not done or c.get(n) is None else f"{c[n] / done:.2f}") for n in shown]
+            print(f"| {key} | {done} | " + " | ".join(cells) + " |")
+        print()
+PY
+}
+
+REPORT=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --scenario) SCENARIOS=$2; shift 2 ;;
@@ -95,10 +253,15 @@ while [[ $# -gt 0 ]]; do
         --profile) PROFILE=1; shift ;;
         --out) OUT_BASE=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
+        --report) REPORT=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "h2.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
 done
+if [[ -n "$REPORT" ]]; then
+    report "$REPORT"
+    exit 0
+fi
 for n in "$ROUNDS" "$DURATION" "$WARMUP" "$CLIENTS" "$STREAMS" "$H2LOAD_THREADS" "$PROXY_CPU" "$LOAD_CPU" \
     "$QUIET_WAIT" "$NOISY_PCT" "$RETRIES" "$SYSCALL_REQUESTS"; do
     [[ "$n" =~ ^[0-9]+$ ]] || { echo "h2.sh: not a whole number: $n" >&2; exit 2; }
@@ -258,15 +421,16 @@ loadavg1() { cut -d' ' -f1 /proc/loadavg; }
 foreign_ticks() {
     local ours
     ours=" $$ $(descendants $$ | tr '\n' ' ')"
-    awk -v ours="$ours" '
-        FNR == 1 {
-            if (index(ours, " " $1 " ")) { nextfile }
-            line = $0; sub(/^.*\) /, "", line); n = split(line, f, " ")
+    # cat, not awk over the files: a process may be gone by the time its file is opened
+    # (mawk stops at a file it cannot open; cat goes on). One line per file.
+    { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v ours="$ours" '
+        index(ours, " " $1 " ") { next }
+        {
+            line = $0; sub(/^.*\) /, "", line); split(line, f, " ")
             t = f[12] + f[13] + f[14] + f[15]
             if (f[2] == 2 || $1 == 2) k += t; else o += t
-            nextfile
         }
-        END { print o + 0, k + 0 }' /proc/[0-9]*/stat 2>/dev/null
+        END { print o + 0, k + 0 }'
 }
 
 # wait_quiet: up to QUIET_WAIT s until the 1-minute load average is below QUIET_LOAD
@@ -707,159 +871,7 @@ echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.txt"
 [[ -n "$NOT_STARTED" ]] && echo "not started or failed: $NOT_STARTED" >>"$OUT/meta.txt"
 
 # --- report ----------------------------------------------------------------------------
-python3 - "$OUT" "$ROUNDS" "$NOISY_PCT" <<'PY' | tee "$OUT/summary.md"
-import csv, os, statistics, sys
-
-out, rounds, noisy_pct = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-rows = []
-with open(os.path.join(out, "runs.tsv")) as f:
-    for r in csv.reader(f, delimiter="\t"):
-        if r and not r[0].startswith("#"):
-            rows.append(r)
-cols = ("scenario target round attempt req_s done failed errored p50 p99 mean server_ticks mock_ticks "
-        "h2load_ticks wall clk proxy_busy load_busy loadavg others kthreads noisy proxy_irq load_irq protocol").split()
-runs = [dict(zip(cols, r)) for r in rows]
-# Of the attempts of a (scenario, target, round), the quietest counts.
-def noise(r):
-    return (int(r["noisy"]), float(r["others"]))
-
-best = {}
-for r in runs:
-    k = (r["scenario"], r["target"], r["round"])
-    if k not in best or noise(r) < noise(best[k]):
-        best[k] = r
-runs = list(best.values())
-
-def num(x):
-    try:
-        return float(x)
-    except ValueError:
-        return None
-
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-def cpu_us(r, core=False):
-    """The server's CPU time per request; with core, its CPU's busy time per request
-    (the process, plus interrupt work that landed while the CPU was otherwise idle:
-    all the server's when nothing else ran there)."""
-    rps, wall = num(r["req_s"]), num(r["wall"])
-    if not rps or not wall:
-        return None
-    if core:
-        s = (num(r["proxy_busy"]) or 0) / 100 * wall
-    else:
-        s = int(r["server_ticks"]) / int(r["clk"])
-    return s * 1e6 / (rps * wall)
-
-def fmt(x, d=0):
-    return "-" if x is None else f"{x:,.{d}f}".replace(",", " ") if d == 0 else f"{x:.{d}f}"
-
-titles = {
-    "h2c": "h2c (prior knowledge), proxied to tollgate-mock over HTTP/1.1 keep-alive",
-    "tls": "h2 over TLS (ALPN), proxied to tollgate-mock over HTTP/1.1 keep-alive",
-    "local-h2c": "h2c, answered by the server itself (Tollgate `respond`, nginx `return 200`)",
-    "local-tls": "h2 over TLS, answered by the server itself",
-}
-order = ["tollgate", "tollgate-completion", "nginx"]
-for sc in ["h2c", "tls", "local-h2c", "local-tls"]:
-    rs = [r for r in runs if r["scenario"] == sc]
-    if not rs:
-        continue
-    print(f"#### `{sc}`: {titles[sc]}\n")
-    print("| target | req/s (median) | req/s min–max | p50 ms | p99 ms | CPU µs/req | core µs/req | req/s ÷ nginx | "
-          "core µs/req ÷ nginx | failed | server CPU busy % (irq) | load CPU busy % | other processes % (max) | "
-          "noisy rounds | protocol |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-    agg = {}
-    for t in order:
-        tr = [r for r in rs if r["target"] == t]
-        if not tr:
-            continue
-        agg[t] = {
-            "rps": med([num(r["req_s"]) for r in tr]),
-            "min": min(num(r["req_s"]) for r in tr),
-            "max": max(num(r["req_s"]) for r in tr),
-            "p50": med([num(r["p50"]) for r in tr]),
-            "p99": med([num(r["p99"]) for r in tr]),
-            "cpu": med([cpu_us(r) for r in tr]),
-            "cpui": med([cpu_us(r, True) for r in tr]),
-            "pi": med([num(r["proxy_irq"]) for r in tr]),
-            "failed": sum(int(r["failed"]) + int(r["errored"]) for r in tr),
-            "pb": med([num(r["proxy_busy"]) for r in tr]),
-            "lb": med([num(r["load_busy"]) for r in tr]),
-            "po": max(num(r["others"]) or 0 for r in tr),
-            "noisy": sum(int(r["noisy"]) for r in tr),
-            "n": len(tr),
-            "proto": tr[0]["protocol"],
-            "by_round": {r["round"]: r for r in tr},
-        }
-    ng = agg.get("nginx")
-    for t, a in agg.items():
-        rr = f"{a['rps'] / ng['rps']:.2f}" if ng and ng["rps"] else "-"
-        cr = f"{a['cpui'] / ng['cpui']:.2f}" if ng and ng["cpui"] and a["cpui"] else "-"
-        print(f"| {t} | {fmt(a['rps'])} | {fmt(a['min'])}–{fmt(a['max'])} | {fmt(a['p50'] / 1000 if a['p50'] else None, 2)} | "
-              f"{fmt(a['p99'] / 1000 if a['p99'] else None, 2)} | {fmt(a['cpu'], 1)} | {fmt(a['cpui'], 1)} | {rr} | {cr} | "
-              f"{a['failed']} | {fmt(a['pb'])} ({fmt(a['pi'])}) | {fmt(a['lb'])} | {a['po']:.1f} | "
-              f"{a['noisy']}/{a['n']} | {a['proto']} |")
-    # Per-round ratios: each round's pair ran back to back.
-    notes = []
-    for t in ("tollgate", "tollgate-completion"):
-        if t in agg and ng:
-            rat = [num(agg[t]["by_round"][k]["req_s"]) / num(ng["by_round"][k]["req_s"])
-                   for k in agg[t]["by_round"] if k in ng["by_round"] and num(ng["by_round"][k]["req_s"])]
-            if rat:
-                notes.append(f"{t} ÷ nginx req/s per round: " + ", ".join(f"{x:.2f}" for x in rat))
-    if "tollgate" in agg and "tollgate-completion" in agg:
-        a, b = agg["tollgate"], agg["tollgate-completion"]
-        rat = [num(b["by_round"][k]["req_s"]) / num(a["by_round"][k]["req_s"])
-               for k in a["by_round"] if k in b["by_round"] and num(a["by_round"][k]["req_s"])]
-        notes.append("completion ÷ readiness: req/s " + (f"{b['rps'] / a['rps']:.2f}" if a["rps"] else "-")
-                     + (f", core µs/req {b['cpui'] / a['cpui']:.2f}" if a["cpui"] and b["cpui"] else "")
-                     + " (per round: " + ", ".join(f"{x:.2f}" for x in rat) + ")")
-    if notes:
-        print()
-        for n in notes:
-            print(f"- {n}")
-    print()
-
-sysdir = os.path.join(out, "syscalls")
-if os.path.isdir(sysdir):
-    print("#### Syscalls and io_uring operations per request (perf stat)\n")
-    names = None
-    table = []
-    for fn in sorted(os.listdir(sysdir)):
-        if not fn.endswith(".csv"):
-            continue
-        key = fn[:-4]
-        done = None
-        with open(os.path.join(sysdir, key + ".h2load.txt")) as f:
-            for line in f:
-                if line.startswith("requests:"):
-                    done = int(line.split()[7])
-        counts = {}
-        with open(os.path.join(sysdir, fn)) as f:
-            for line in f:
-                p = line.strip().split(",")
-                if len(p) > 2 and not line.startswith("#"):
-                    ev = p[2].replace("syscalls:sys_enter_", "").replace("raw_syscalls:sys_enter", "all syscalls").replace("io_uring:io_uring_", "uring ")
-                    try:
-                        counts[ev] = float(p[0])
-                    except ValueError:
-                        counts[ev] = None
-        if names is None:
-            names = [k for k in counts]
-        table.append((key, done, counts))
-    if names:
-        shown = [n for n in names if any((c.get(n) or 0) > 0 for _, _, c in table)]
-        print("| scenario-target | requests | " + " | ".join(shown) + " |")
-        print("| --- | ---: | " + " | ".join("---:" for _ in shown) + " |")
-        for key, done, c in table:
-            cells = [("-" if not done or c.get(n) is None else f"{c[n] / done:.2f}") for n in shown]
-            print(f"| {key} | {done} | " + " | ".join(cells) + " |")
-        print()
-PY
+report "$OUT"
 echo
 cat "$OUT/meta.txt"
 [[ -f "$OUT/notes.txt" ]] && { echo "notes:"; cat "$OUT/notes.txt"; }
