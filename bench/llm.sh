@@ -265,7 +265,9 @@ metrics() { curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/metrics" >"$1" 2>
 gauge() { awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $NF } END { print s + 0 }' "$2"; }
 
 # sampler PID FILE: every 2 s, "t_s rss_kb fds client_connections upstream_in_flight" of
-# the gateway, until killed. It runs on the load CPU and costs a few ms each time.
+# the gateway, until killed. It runs pinned to the load CPU (one_run starts it so): listing
+# the gateway's ~20,000 descriptors takes `find` 20-60 ms, and on the gateway's CPU that
+# stole time from the worker every 2 s and showed in its inter-token p99.
 sampler() {
     local pid=$1 f=$2 t0=$SECONDS m
     m=$(mktemp)
@@ -520,7 +522,10 @@ one_run() {
     if [[ "$streams" != - ]]; then
         samples="$rel.samples.tsv"
         : >"$OUT/$samples"
-        sampler "$GW_PID" "$OUT/$samples" &
+        (
+            taskset -pc "$LOAD_CPU" "$BASHPID" >/dev/null
+            sampler "$GW_PID" "$OUT/$samples"
+        ) &
         SAMPLER_PID=$!
     fi
     step=$(awk -v r="$ramp" -v k="$loaders" 'BEGIN { printf "%.3f", (k > 1 ? r / k : 0) }')
