@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Splits the inter-token latency of `bench/llm.sh`'s streams through the gateway into
+what the mock sent and what the gateway added, from kernel timestamps of the packets.
+
+Record the whole gateway run with the kernel's tcp_probe tracepoint (one event per data
+packet a TCP socket receives, stamped in the sender's context on loopback), then feed
+the text to this script with the gateway's listen port and the mock's port (both in
+the run's conf/tollgate.toml):
+
+    perf record -a -e tcp:tcp_probe --filter 'data_len > 0' -o probe.data &
+    bench/llm.sh --no-build --scenario streams --targets gateway --rounds 1 \\
+        --stream-points 10000x1x100
+    kill -INT %1
+    perf script -i probe.data | bench/llm_forwarding.py GATEWAY_PORT MOCK_PORT
+
+It prints, per token event:
+- the gaps between a stream's token packets as they reached the gateway from the mock
+  and as they reached the load generator from the gateway (what the clients' ITL is
+  made of, before the load generator's own scheduling);
+- the gateway's forwarding delay: token-sized packets (255..270 bytes; the gateway
+  passes the mock's events through unchanged) into the gateway's upstream sockets and
+  out to the load generator, all sorted by time, the k-th out minus the k-th in. That
+  is exact for a first-come first-served gateway and otherwise says how far its output
+  runs behind its input. Per stream the client side has two token packets more (the
+  first and the last token leave with the response head and with the finish, whose
+  upstream packets were larger): they are left out so that both sides count the same
+  events. Streams cut off by the recording's start or end break the count: record the
+  whole run.
+"""
+
+import collections
+import re
+import sys
+
+PROBE = re.compile(
+    r"(\d+\.\d+): tcp:tcp_probe: .*?src=([\d.]+):(\d+) dest=([\d.]+):(\d+) .*?data_len=(\d+)"
+)
+
+
+def pct(v, p):
+    return v[min(len(v) - 1, int(p * len(v)))]
+
+
+def line(name, v):
+    return (
+        f"{name}: p50 {pct(v, .5):.0f} p90 {pct(v, .9):.0f} p99 {pct(v, .99):.0f} "
+        f"p99.9 {pct(v, .999):.0f} max {v[-1]:.0f} us (n {len(v)})"
+    )
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    gw, mock = sys.argv[1], sys.argv[2]
+    # Keyed by the receiving socket's port: the load generator's for what the gateway
+    # sent, the gateway's upstream one for what the mock sent.
+    out = collections.defaultdict(list)
+    up = collections.defaultdict(list)
+    for text in sys.stdin:
+        m = PROBE.search(text)
+        if not m:
+            continue
+        t, _src, sport, daddr, dport, n = m.groups()
+        if not 255 <= int(n) <= 270:
+            continue
+        if dport == gw:
+            out[sport].append(float(t))
+        elif daddr == "127.0.0.2" and dport == mock:
+            up[sport].append(float(t))
+    if not out or not up:
+        sys.exit("no token packets for these ports (is the mock on 127.0.0.2?)")
+    ins, outs = [], []
+    for ts in up.values():
+        ts.sort()
+        ins += ts
+    for k in out:
+        out[k] = sorted(out[k])[1:-1]
+        outs += out[k]
+    ins.sort()
+    outs.sort()
+    print(f"streams {len(up)} upstream / {len(out)} client; token events in {len(ins)}, out {len(outs)}")
+    for name, flows in (("token gaps into the gateway", up), ("token gaps out of the gateway", out)):
+        gaps = sorted(
+            (b - a) * 1e6 for ts in flows.values() for a, b in zip(ts, ts[1:])
+        )
+        print(line(name, gaps))
+    if len(ins) != len(outs):
+        print("counts differ (streams cut by the recording?): no forwarding delay")
+        return
+    delay = sorted((o - i) * 1e6 for i, o in zip(ins, outs))
+    print(line("gateway forwarding delay", delay))
+    bins = collections.Counter(int(i * 100) for i, o in zip(ins, outs) if o - i > 0.005)
+    print(f"10 ms intervals with an event delayed over 5 ms: {len(bins)} of "
+          f"{int((ins[-1] - ins[0]) * 100) + 1}")
+
+
+if __name__ == "__main__":
+    main()
