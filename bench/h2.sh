@@ -68,7 +68,7 @@ usage: bench/h2.sh [options]
   --retries N          runs again a noisy run up to N times (default $RETRIES)
   --no-syscalls        skip the perf stat syscall / io_uring count runs
   --syscall-requests N requests per syscall count run (h2load -n; default $SYSCALL_REQUESTS)
-  --profile            also perf record -g each server on h2c and local-h2c (perf-*.txt)
+  --profile            also a perf profile of each server on h2c and local-h2c (perf/*.txt)
   --out DIR            results under DIR/h2-<date> (default bench/out)
   --no-build           use the binaries already in target/release
   --report DIR         only print the tables of an earlier run (DIR = bench/out/h2-<date>)
@@ -225,7 +225,7 @@ if os.path.isdir(sysdir):
         print("| scenario-target | requests | " + " | ".join(shown) + " |")
         print("| --- | ---: | " + " | ".join("---:" for _ in shown) + " |")
         for key, done, c in table:
-            cells = [("-" if not done or c.get(n) is None else f"{c[n] / done:.2f}") for n in shown]
+            cells = [("-" if not done or c.get(n) is None else f"{c[n] / done:.3f}") for n in shown]
             print(f"| {key} | {done} | " + " | ".join(cells) + " |")
         print()
 PY
@@ -856,11 +856,19 @@ if ((PROFILE)); then
                 -D "$((DURATION + 2))s" "$(url "$target" "$scenario")" >/dev/null 2>&1 &
             h2pid=$!
             sleep 1
-            timeout 60 perf record -q -g -o "$OUT/perf/$scenario-$target.data" -p "$(pid_list "${PID_OF[$target]}")" \
-                -- sleep "$DURATION" >/dev/null 2>&1 || true
+            # DWARF call graphs: release builds keep no frame pointers. 3 s at 499 Hz is
+            # ~50 MB of samples.
+            timeout 60 perf record -q --call-graph dwarf,32768 -F 499 -o "$OUT/perf/$scenario-$target.data" \
+                -p "$(pid_list "${PID_OF[$target]}")" -- sleep 3 >/dev/null 2>&1 || true
             wait "$h2pid" || true
-            perf report -i "$OUT/perf/$scenario-$target.data" --no-children --stdio 2>/dev/null |
-                grep -v '^$' | head -150 >"$OUT/perf/$scenario-$target.txt" || true
+            {
+                echo "# self time by symbol"
+                perf report -i "$OUT/perf/$scenario-$target.data" --no-children --stdio -g none \
+                    --percent-limit 0.3 2>/dev/null | grep -v '^$'
+                echo "# inclusive time (children), inlined frames included"
+                perf report -i "$OUT/perf/$scenario-$target.data" --children --stdio -g none \
+                    --percent-limit 1 2>/dev/null | grep -v '^$'
+            } >"$OUT/perf/$scenario-$target.txt" || true
             rm -f "$OUT/perf/$scenario-$target.data"
             log "profile: perf/$scenario-$target.txt"
         done
