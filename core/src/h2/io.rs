@@ -1,8 +1,10 @@
 //! The byte stream under an HTTP/2 connection: the poll-based `AsyncRead`/`AsyncWrite`
 //! that the h2 crate drives, over a monoio socket, with the frame guard in its read path.
 //!
-//! Two ways to get poll-based I/O from monoio (`http2.io` picks; see the choice and its
-//! measurement in bench/RESULTS.md, "HTTP/2 I/O"):
+//! Two ways to get poll-based I/O from monoio (`http2.io` picks; the choice and its
+//! measurement are in bench/RESULTS.md, "HTTP/2 (h2load) vs nginx": the same speed,
+//! since with many streams per connection either way makes only a few I/O operations
+//! per hundred requests, and readiness holds ~38 KiB less per connection):
 //! - `readiness`: monoio's `poll-io` feature turns the TCP socket into a readiness-based
 //!   one (`TcpStreamPoll`): h2's reads and writes are plain non-blocking syscalls into
 //!   h2's own buffers, woken by the driver's poller (epoll, or io_uring's poll). Over
