@@ -420,18 +420,25 @@ impl H2Stream {
                 }
                 return Ok(());
             }
-            {
+            let ready = {
                 let mut i = self.0.borrow_mut();
                 let Some(b) = &mut i.body else {
                     return Ok(());
                 };
                 b.reserve_capacity(data.len());
-            }
-            let cap = poll_fn(|cx| match &mut self.0.borrow_mut().body {
-                Some(b) => b.poll_capacity(cx),
-                None => Poll::Ready(None),
-            });
-            let cap = match monoio::time::timeout(timeout, cap).await {
+                b.capacity()
+            };
+            // The window is usually open: only a wait for it needs the timer.
+            let cap = if ready > 0 {
+                Ok(Some(Ok(ready)))
+            } else {
+                let cap = poll_fn(|cx| match &mut self.0.borrow_mut().body {
+                    Some(b) => b.poll_capacity(cx),
+                    None => Poll::Ready(None),
+                });
+                monoio::time::timeout(timeout, cap).await
+            };
+            let cap = match cap {
                 Ok(Some(Ok(n))) => n,
                 Ok(Some(Err(e))) => return Err(gone(e)),
                 Ok(None) => return Err(io::ErrorKind::BrokenPipe.into()),
@@ -556,8 +563,9 @@ impl Inner {
             };
             match name.as_str() {
                 "transfer-encoding" => {
-                    chunked = f.value.eq_ignore_ascii_case(b"chunked")
-                        || f.value.to_ascii_lowercase().ends_with(b"chunked");
+                    // Chunked is the last coding when there is any (RFC 9112 §6.1).
+                    let v = f.value.trim_ascii_end();
+                    chunked = v.len() >= 7 && v[v.len() - 7..].eq_ignore_ascii_case(b"chunked");
                     continue;
                 }
                 // Connection-specific fields (RFC 9113 §8.2.2).
