@@ -128,16 +128,28 @@ pub async fn serve(stream: Stream, prefix: Bytes, peer: SocketAddr, w: &Rc<Worke
     let idle = cfg.idle_timeout.get();
     let mut idle_since = Some(Instant::now());
     let mut closing: Option<Instant> = None;
+    // One timer for the connection, moved when its deadline changes (not one per pass
+    // of the loop, which runs per stream and per wake-up).
+    let far = Duration::from_secs(3600);
+    let mut armed = Instant::now() + idle;
+    let mut timer = std::pin::pin!(monoio::time::sleep_until(armed.into()));
     loop {
         // A connection told to go away (drain, idle) lets its streams in flight finish
         // (on drain within runtime.drain_timeout, which ends the process anyway): h2
         // ends it (accept gives None) after the last. With none left, it gets
         // CLOSE_GRACE for the GOAWAY exchange.
-        let wait = match (closing, idle_since) {
-            (Some(at), _) => (at + CLOSE_GRACE).saturating_duration_since(Instant::now()),
-            (None, Some(since)) => (since + idle).saturating_duration_since(Instant::now()),
-            (None, None) => Duration::from_secs(3600),
+        let deadline = match (closing, idle_since) {
+            (Some(at), _) => at + CLOSE_GRACE,
+            (None, Some(since)) => since + idle,
+            // Streams open: nothing to time, so keep a far deadline, moved only when
+            // half of it is gone.
+            (None, None) if armed > Instant::now() + far / 2 => armed,
+            (None, None) => Instant::now() + far,
         };
+        if deadline != armed {
+            armed = deadline;
+            timer.as_mut().reset(armed.into());
+        }
         monoio::select! {
             r = conn.accept() => match r {
                 Some(Ok((req, respond))) => {
@@ -193,7 +205,7 @@ pub async fn serve(stream: Stream, prefix: Bytes, peer: SocketAddr, w: &Rc<Worke
             _ = live.until_none(), if idle_since.is_none() && closing.is_none() => {
                 idle_since = Some(Instant::now());
             },
-            _ = monoio::time::sleep(wait) => {
+            _ = &mut timer => {
                 if closing.is_some() {
                     if live.count() == 0 {
                         break;
