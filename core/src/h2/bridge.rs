@@ -39,9 +39,8 @@ use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
 use monoio::buf::{IoBuf, IoBufMut};
 use monoio::BufResult;
-use tollgate_proto::h1::ChunkedScanner;
 
-use super::convert::parse_trailers;
+use super::convert::Dechunk;
 use crate::tls::buf;
 
 /// How the request body reaches the HTTP/1.1 side.
@@ -169,12 +168,8 @@ enum Resp {
     /// Bytes of the response head so far.
     Head(Vec<u8>),
     Length(u64),
-    Chunked {
-        scanner: ChunkedScanner,
-        /// Framing bytes since the last chunk data: at the end, the last chunk and
-        /// its trailers.
-        tail: Vec<u8>,
-    },
+    /// De-chunked as it comes, its trailers sent as HTTP/2 trailers.
+    Chunked(Dechunk),
     /// Close-delimited: ends when the request path is done.
     UntilEnd,
     Done,
@@ -350,26 +345,13 @@ impl H2Stream {
                         }
                         Step::Data(chunk, end)
                     }
-                    Resp::Chunked { scanner, tail } => {
-                        let s = scanner.decode(input).map_err(|e| {
+                    Resp::Chunked(body) => {
+                        let s = body.step(input).map_err(|e| {
                             io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}"))
                         })?;
-                        let consumed = &input[..s.consumed];
-                        let data = match s.data {
-                            Some(span) => {
-                                let (a, b) = (span.start as usize, span.end as usize);
-                                tail.clear();
-                                tail.extend_from_slice(&consumed[b..]);
-                                Some(Bytes::copy_from_slice(&consumed[a..b]))
-                            }
-                            None => {
-                                tail.extend_from_slice(consumed);
-                                None
-                            }
-                        };
+                        let data = s.data.map(|r| Bytes::copy_from_slice(&input[r]));
                         input = &input[s.consumed..];
-                        if s.done {
-                            let trailers = parse_trailers(tail);
+                        if let Some(trailers) = s.trailers {
                             i.resp = Resp::Done;
                             Step::End(data, trailers)
                         } else if let Some(d) = data {
@@ -599,10 +581,7 @@ impl Inner {
             Resp::Done
         } else if chunked {
             // Trailers are bounded by the proxy's own scan of the upstream's body.
-            Resp::Chunked {
-                scanner: ChunkedScanner::new(64 * 1024, 64 * 1024),
-                tail: Vec::new(),
-            }
+            Resp::Chunked(Dechunk::new(64 * 1024, 64 * 1024))
         } else if let Some(n) = length {
             Resp::Length(n)
         } else {

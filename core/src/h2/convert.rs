@@ -15,11 +15,13 @@
 //! `bridge.rs` pays downstream); it keeps one serialiser, with its rules about edits and
 //! hop-by-hop fields, for both upstream protocols.
 
+use std::ops::Range;
+
 use bytes::{BufMut, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, Method, Request, Uri};
-use tollgate_proto::h1::H1Error;
+use tollgate_proto::h1::{ChunkedScanner, H1Error};
 
 /// Most fields in a request head we convert: the client's (bounded by
 /// `limits.max_headers`) plus what edits and forwarding add.
@@ -165,6 +167,57 @@ pub fn last_chunk(trailers: Option<&HeaderMap>, out: &mut Vec<u8>) {
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// A chunked body taken apart for HTTP/2, step by step: its data, and at its end the
+/// trailer fields (from the framing bytes kept since the last data: the last chunk and
+/// the trailer section). Used both ways: an HTTP/1.1 response to an HTTP/2 client
+/// (`bridge.rs`), an HTTP/1.1 request body to an HTTP/2 upstream (`proxy_h2.rs`).
+pub struct Dechunk {
+    scanner: ChunkedScanner,
+    tail: Vec<u8>,
+}
+
+/// One step of [`Dechunk::step`].
+pub struct DechunkStep {
+    /// Input bytes consumed.
+    pub consumed: usize,
+    /// Where the chunk data is within the consumed bytes, if this step had any.
+    pub data: Option<Range<usize>>,
+    /// The body is complete: its trailer fields (empty when it had none).
+    pub trailers: Option<HeaderMap>,
+}
+
+impl Dechunk {
+    /// `max_line`, `max_trailer_bytes`: as for [`ChunkedScanner::new`].
+    pub fn new(max_line: usize, max_trailer_bytes: usize) -> Dechunk {
+        Dechunk {
+            scanner: ChunkedScanner::new(max_line, max_trailer_bytes),
+            tail: Vec::new(),
+        }
+    }
+
+    pub fn step(&mut self, input: &[u8]) -> Result<DechunkStep, H1Error> {
+        let s = self.scanner.decode(input)?;
+        let consumed = &input[..s.consumed];
+        let data = match s.data {
+            Some(span) => {
+                let (a, b) = (span.start as usize, span.end as usize);
+                self.tail.clear();
+                self.tail.extend_from_slice(&consumed[b..]);
+                Some(a..b)
+            }
+            None => {
+                self.tail.extend_from_slice(consumed);
+                None
+            }
+        };
+        Ok(DechunkStep {
+            consumed: s.consumed,
+            data,
+            trailers: s.done.then(|| parse_trailers(&self.tail)),
+        })
+    }
 }
 
 /// The trailer fields in the bytes that end a chunked body (`\r\n` after the last data,

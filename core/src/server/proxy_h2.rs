@@ -31,8 +31,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes, BytesMut};
 use h2::{Reason, SendStream};
 use tollgate_proto::h1::{
-    write_response_head, BodyFraming, ChunkedScanner, H1Error, ResponseForwarding, ResponseFraming,
-    Status, Version,
+    write_response_head, BodyFraming, H1Error, ResponseForwarding, ResponseFraming, Status, Version,
 };
 
 use super::conn::ClientConn;
@@ -380,35 +379,25 @@ async fn send_chunked(
     grow: usize,
     idle: Duration,
 ) -> Result<u64, BodyError> {
-    let mut scanner = ChunkedScanner::new(limits.max_chunk_line, limits.max_head_bytes);
+    let mut body = convert::Dechunk::new(limits.max_chunk_line, limits.max_head_bytes);
     let (mut wire, mut data_len) = (0u64, 0u64);
-    // Framing bytes since the last chunk data: at the end, the last chunk and trailers.
-    let mut tail: Vec<u8> = Vec::new();
     loop {
         fill(c, grow, limits.body_read_timeout.get()).await?;
-        let step = scanner
-            .decode(&c.buf)
+        let step = body
+            .step(&c.buf)
             .map_err(|e| BodyError::Client(ProxyError::BadRequest(e)))?;
         let mut consumed = c.buf.split_to(step.consumed);
         wire += step.consumed as u64;
-        match step.data {
-            Some(span) => {
-                let (a, b) = (span.start as usize, span.end as usize);
-                tail.clear();
-                tail.extend_from_slice(&consumed[b..]);
-                consumed.truncate(b);
-                consumed.advance(a);
-                data_len += consumed.len() as u64;
-                if data_len > limits.max_body_bytes {
-                    return Err(BodyError::Client(ProxyError::BodyTooLarge));
-                }
-                send_flow(send, consumed.freeze(), false, idle).await?;
+        if let Some(r) = step.data {
+            consumed.truncate(r.end);
+            consumed.advance(r.start);
+            data_len += consumed.len() as u64;
+            if data_len > limits.max_body_bytes {
+                return Err(BodyError::Client(ProxyError::BodyTooLarge));
             }
-            // The scanner bounds these bytes (a size line, extensions, trailers).
-            None => tail.extend_from_slice(&consumed),
+            send_flow(send, consumed.freeze(), false, idle).await?;
         }
-        if step.done {
-            let trailers = convert::parse_trailers(&tail);
+        if let Some(trailers) = step.trailers {
             if trailers.is_empty() {
                 send_flow(send, Bytes::new(), true, idle).await?;
             } else {
