@@ -70,6 +70,54 @@ fn passive_health_ejects_an_endpoint_answering_5xx() {
         .contains("endpoint ejected after consecutive failures"));
 }
 
+/// Failures that were already in flight when the endpoint was ejected are the same
+/// outage: they must not re-eject it (each time for twice as long).
+#[test]
+fn passive_health_does_not_escalate_on_failures_already_in_flight() {
+    let bad = Upstream::start(|_| {
+        Reply::Delay(
+            Duration::from_millis(300),
+            Box::new(Reply::Full(500, vec![], b"broken".to_vec())),
+        )
+    });
+    let good = Upstream::start(|_| Reply::Full(200, vec![], b"good".to_vec()));
+    let gw = Gateway::start(&config(
+        &bad,
+        &good,
+        "passive_health = { consecutive_failures = 2, count_5xx = true, base_ejection = \"5s\" }",
+    ));
+    // Twelve at once: round robin puts six on the bad endpoint, all answering 500 after
+    // the same 300 ms. The first two eject it; the other four fail while it is ejected.
+    let addr = gw.addr();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..12)
+            .map(|_| s.spawn(|| get(&addr, "/").status))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 500).count(),
+        6,
+        "{statuses:?}"
+    );
+    assert_eq!(bad.request_count(), 6);
+    let log = gw.log();
+    let ejections: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("endpoint ejected after consecutive failures"))
+        .collect();
+    assert_eq!(
+        ejections.len(),
+        1,
+        "one ejection for one outage: {ejections:#?}"
+    );
+    assert!(ejections[0].contains("for_ms=5000"), "{}", ejections[0]);
+    for _ in 0..6 {
+        assert_eq!(get(&gw.addr(), "/").status, 200);
+    }
+    assert_eq!(bad.request_count(), 6, "no traffic to the ejected endpoint");
+}
+
 #[test]
 fn active_health_check_takes_a_failing_endpoint_out_of_rotation() {
     let failing = Arc::new(AtomicBool::new(false));

@@ -203,12 +203,22 @@ impl Cluster {
     /// Passive health: after `passive_health.consecutive_failures` failures in a row the
     /// endpoint is ejected for `base_ejection × 2^(ejections so far)`, capped at
     /// `max_ejection`, on this core at once and on the others at their next tick.
+    ///
+    /// A failure reported while the endpoint is ejected is not counted: no attempt starts
+    /// on an ejected endpoint, so it belongs to one that was already in flight when the
+    /// endpoint was ejected, and is the same outage. Counted, a burst of attempts failing
+    /// together (connect time-outs under load) would re-eject the endpoint every
+    /// `consecutive_failures` of them and double the time each go, from `base_ejection`
+    /// to `max_ejection` within one burst.
     pub fn report_failure(&self, ep: usize, now: Instant) {
         let ph = &self.cfg.passive_health;
         if ph.consecutive_failures == 0 {
             return;
         }
         let e = &self.eps[ep];
+        if e.ejected_until.get() > mono_ms(now) {
+            return;
+        }
         e.failures.set(e.failures.get() + 1);
         if e.failures.get() < ph.consecutive_failures {
             return;
