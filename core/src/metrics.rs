@@ -140,6 +140,8 @@ pub struct WorkerMetrics {
     pub cpu: usize,
     driver: AtomicU8,
     pub connections_accepted: Counter,
+    /// `accept` calls that failed (`EMFILE`, `ENFILE`, `ENOMEM`, ...).
+    pub accept_errors: Counter,
     pub connections_active: Gauge,
     /// Requests refused before routing (bad framing, limits), by status class.
     pub rejected: [Counter; 5],
@@ -250,6 +252,14 @@ pub fn render(workers: &[Arc<WorkerMetrics>], reloads: (u64, u64), uptime: Durat
     );
     let _ = writeln!(w, "# TYPE tollgate_connections_accepted_total counter");
     let _ = writeln!(w, "tollgate_connections_accepted_total {accepted}");
+    let accept_errors: u64 = workers.iter().map(|m| m.accept_errors.get()).sum();
+    let _ = writeln!(
+        w,
+        "# HELP tollgate_accept_errors_total Failed accepts (out of descriptors or memory); \
+         the connections wait in the listen backlog meanwhile."
+    );
+    let _ = writeln!(w, "# TYPE tollgate_accept_errors_total counter");
+    let _ = writeln!(w, "tollgate_accept_errors_total {accept_errors}");
 
     // Routes, merged by name across workers.
     let names = distinct(workers.iter().flat_map(|m| {

@@ -267,3 +267,60 @@ fn drain_timeout_bounds_the_exit_when_a_request_is_stuck() {
         "the stuck request got no response"
     );
 }
+
+/// Out of descriptors, the accept loop retries every 10 ms: the warning comes once a
+/// second (not a hundred times), every failure is counted in
+/// `tollgate_accept_errors_total`, and the connections waiting in the backlog are served
+/// once descriptors are free again.
+#[test]
+fn a_descriptor_shortage_warns_once_a_second_and_recovers() {
+    let up = Upstream::start(|_| Reply::Full(200, vec![], b"up".to_vec()));
+    let gw = Gateway::start(&config(&up, "", "v", ""));
+    assert_eq!(get(&gw.addr(), "/v").status, 200);
+
+    // Leave the gateway two descriptors more than it holds now.
+    let pid = gw.child.id();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    let st = std::process::Command::new("prlimit")
+        .arg(format!("--pid={pid}"))
+        .arg(format!("--nofile={}:", open + 2))
+        .status()
+        .expect("prlimit (util-linux)");
+    assert!(st.success());
+
+    // Eight idle keep-alive connections: two are accepted, the others wait in the
+    // backlog while every accept fails with EMFILE.
+    let conns: Vec<TcpStream> = (0..8)
+        .map(|_| TcpStream::connect(gw.addr()).unwrap())
+        .collect();
+    wait_for(Duration::from_secs(5), "an accept failure", || {
+        gw.log().contains("accept failed")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let warnings = gw.log().matches("accept failed").count();
+    assert!(
+        (1..=3).contains(&warnings),
+        "{warnings} warnings in ~1.5 s of failing accepts"
+    );
+
+    // Descriptors back: the backlog is drained and new requests are served.
+    drop(conns);
+    let _ = std::process::Command::new("prlimit")
+        .arg(format!("--pid={pid}"))
+        .arg("--nofile=1024:")
+        .status();
+    wait_for(Duration::from_secs(5), "a request served again", || {
+        exchange(&gw.addr(), b"GET /v HTTP/1.1\r\nHost: a\r\n\r\n").is_some_and(|r| r.status == 200)
+    });
+    let failed = tollgate_tests::llm::metric(
+        &tollgate_tests::llm::metrics(&gw),
+        "tollgate_accept_errors_total",
+    )
+    .expect("tollgate_accept_errors_total on /metrics");
+    assert!(
+        failed >= 50.0,
+        "only {failed} failed accepts counted in ~1.5 s"
+    );
+}

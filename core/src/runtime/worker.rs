@@ -269,12 +269,19 @@ pub struct Bound {
     pub tls: bool,
 }
 
+/// At most one "accept failed" warning per worker per this long.
+const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(1);
+
 async fn accept_loop(
     listener: monoio::net::TcpListener,
     max_connections: usize,
     bound: Rc<Bound>,
     worker: Rc<Worker>,
 ) {
+    // The last accept-failure warning and the failures since, so that a descriptor
+    // shortage (a retry every 10 ms) logs once a second, not a hundred times.
+    let mut warned: Option<Instant> = None;
+    let mut unlogged = 0u64;
     loop {
         if worker.draining.get() {
             return;
@@ -307,7 +314,20 @@ async fn accept_loop(
             }
             Some(Err(e)) => {
                 // EMFILE and friends: back off briefly rather than spin.
-                tracing::warn!(worker = worker.id, error = %e, "accept failed");
+                worker.metrics.accept_errors.inc();
+                let now = Instant::now();
+                if warned.is_none_or(|t| now.duration_since(t) >= ACCEPT_WARN_EVERY) {
+                    tracing::warn!(
+                        worker = worker.id,
+                        error = %e,
+                        failed_since_last_warning = unlogged,
+                        "accept failed; retrying every 10 ms (tollgate_accept_errors_total counts them)"
+                    );
+                    warned = Some(now);
+                    unlogged = 0;
+                } else {
+                    unlogged += 1;
+                }
                 monoio::time::sleep(Duration::from_millis(10)).await;
             }
         }
