@@ -55,8 +55,7 @@ pub async fn read_body(
             }
             let n = n as usize;
             while c.buf.len() < n {
-                let want = grow.max(n - c.buf.len());
-                read_some(&mut c.stream, &mut c.buf, want, idle)
+                read_some(&mut c.stream, &mut c.buf, grow.max(n), idle)
                     .await
                     .map_err(read_error)?;
             }

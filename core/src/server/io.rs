@@ -13,15 +13,34 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 /// Keep at least this much free space before a read.
 const MIN_READ: usize = 2048;
 
-/// Reads once, appending to `buf`. `Ok(0)` is end of stream.
+/// Makes room for a read when less than `MIN_READ` is free: room for `size` bytes in
+/// all where what is buffered leaves `MIN_READ` of that free, else `size` more.
+///
+/// Asked for `size` in all, `BytesMut::reserve` moves what is left of a consumed buffer
+/// (the partial event or head after the last whole one) to the front of the allocation
+/// it already has, once the pieces split off it are gone. Asked for `size` more, it
+/// doubled the allocation whenever anything was left: 16 KiB more per long-lived stream,
+/// for nothing. A buffer nearly full of unconsumed bytes (a long head) still grows by
+/// `size` at a time, not by `MIN_READ`.
+fn make_room(buf: &mut BytesMut, size: usize) {
+    let len = buf.len();
+    if buf.capacity() - len < MIN_READ {
+        if len + MIN_READ <= size {
+            buf.reserve(size - len);
+        } else {
+            buf.reserve(size.max(MIN_READ));
+        }
+    }
+}
+
+/// Reads once, appending to `buf`, which is given room for `size` bytes in all (see
+/// [`make_room`]). `Ok(0)` is end of stream.
 pub async fn read_more<S: AsyncReadRent>(
     stream: &mut S,
     buf: &mut BytesMut,
-    grow: usize,
+    size: usize,
 ) -> io::Result<usize> {
-    if buf.capacity() - buf.len() < MIN_READ {
-        buf.reserve(grow.max(MIN_READ));
-    }
+    make_room(buf, size);
     // monoio reads into a buffer from its start (`write_ptr`) and then sets its length to
     // what was read: bytes already buffered (a partial head, the start of a body) would
     // be overwritten. A slice from the end of them makes the read append.
@@ -44,10 +63,10 @@ pub enum ReadError {
 pub async fn read_some<S: AsyncReadRent>(
     stream: &mut S,
     buf: &mut BytesMut,
-    grow: usize,
+    size: usize,
     timeout: Duration,
 ) -> Result<usize, ReadError> {
-    match monoio::time::timeout(timeout, read_more(stream, buf, grow)).await {
+    match monoio::time::timeout(timeout, read_more(stream, buf, size)).await {
         Err(_) => Err(ReadError::Timeout),
         Ok(Ok(0)) => Err(ReadError::Closed),
         Ok(Ok(n)) => Ok(n),
@@ -95,5 +114,50 @@ pub async fn linger_close<S: AsyncReadRent + AsyncWriteRent>(mut stream: S) {
             }
             _ => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A buffer whose front was handed out and released keeps its allocation: the rest
+    /// moves to the front instead of the allocation doubling.
+    #[test]
+    fn make_room_reuses_a_consumed_buffer() {
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        buf.extend_from_slice(&[b'x'; 16 * 1024 - 1000]);
+        buf.extend_from_slice(b"partial");
+        let whole = buf.split_to(16 * 1024 - 1000).freeze();
+        drop(whole);
+        assert!(buf.capacity() - buf.len() < MIN_READ);
+        make_room(&mut buf, 16 * 1024);
+        assert_eq!(&buf[..], b"partial");
+        assert!(buf.capacity() - buf.len() >= MIN_READ);
+        assert!(buf.capacity() <= 16 * 1024, "grew to {}", buf.capacity());
+    }
+
+    /// A piece still held elsewhere: a new allocation of the asked size, not double.
+    #[test]
+    fn make_room_with_a_piece_still_held() {
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        buf.extend_from_slice(&[b'x'; 16 * 1024 - 1000]);
+        buf.extend_from_slice(b"partial");
+        let held = buf.split_to(16 * 1024 - 1000).freeze();
+        make_room(&mut buf, 16 * 1024);
+        assert_eq!(&buf[..], b"partial");
+        assert!(buf.capacity() - buf.len() >= MIN_READ);
+        assert!(buf.capacity() <= 16 * 1024, "grew to {}", buf.capacity());
+        assert_eq!(held.len(), 16 * 1024 - 1000);
+    }
+
+    /// A body longer than the buffer gets room for all of it in one go.
+    #[test]
+    fn make_room_for_more_than_the_buffer() {
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(b"head");
+        make_room(&mut buf, 100_000);
+        assert!(buf.capacity() >= 100_000);
+        assert_eq!(&buf[..], b"head");
     }
 }
