@@ -57,6 +57,8 @@ QUIET_LOAD=1.2
 QUIET_WAIT=600
 BUILD=1
 ACCESS_LOG=0
+ISOLATE=0
+ISOLATE_STATE=""
 TARGETS=direct,gateway,builtin
 
 usage() {
@@ -80,6 +82,9 @@ usage: bench/llm.sh [options]
   --access-log         turn the gateway's access log on (a file under the run directory)
   --out DIR            results under DIR/llm-<date> (default bench/out)
   --no-build           use the binaries already in target/release
+  --isolate            for the whole run, move every other movable thread off the
+                       gateway's CPU (tuning/isolate-cpus.sh; restored at exit). Needs
+                       root. Recorded in meta.txt as "isolated".
 EOF
 }
 
@@ -102,6 +107,7 @@ while [[ $# -gt 0 ]]; do
         --access-log) ACCESS_LOG=1; shift ;;
         --out) OUT_BASE=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
+        --isolate) ISOLATE=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "llm.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -162,6 +168,9 @@ descendants() { # pid -> its child pids, recursively
 cleanup() {
     local rc=$? p all=()
     trap - EXIT INT TERM
+    if [[ -n "$ISOLATE_STATE" ]]; then
+        "$ROOT/tuning/isolate-cpus.sh" --restore --state "$ISOLATE_STATE" >&2 || true
+    fi
     # Loaders run under `timeout`, the sampler in a subshell: take their children too.
     for p in $SAMPLER_PID "${LOADER_PIDS[@]}" "${STARTED[@]}"; do
         all+=("$p" $(descendants "$p"))
@@ -289,6 +298,15 @@ fi
 for b in tollgate tollgate-load tollgate-mock llm-report; do
     [[ -x "$REL/$b" ]] || { log "missing $REL/$b (run without --no-build)"; exit 1; }
 done
+if ((ISOLATE)); then
+    ISOLATE_STATE="$OUT/isolate.state"
+    "$ROOT/tuning/isolate-cpus.sh" --apply --state "$ISOLATE_STATE" "$PROXY_CPU" >"$OUT/logs/isolate.log" 2>&1 || {
+        ISOLATE_STATE=""
+        log "--isolate failed: $(tail -1 "$OUT/logs/isolate.log")"
+        exit 1
+    }
+    log "isolated CPU $PROXY_CPU: $(tail -1 "$OUT/logs/isolate.log")"
+fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 NOFILE=$(ulimit -n)
 log "open files limit: $NOFILE (hard $(ulimit -Hn))"
@@ -296,6 +314,7 @@ log "open files limit: $NOFILE (hard $(ulimit -Hn))"
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "command: bench/llm.sh $ORIG_ARGS"
+    echo "isolated: $( ((ISOLATE)) && echo "CPU $PROXY_CPU (tuning/isolate-cpus.sh; see logs/isolate.log)" || echo no)"
     echo "scenarios: $SCENARIOS; targets: $TARGETS; rounds: $ROUNDS"
     echo "overhead: open loop $RATE req/s, ${DURATION}s per run, at most $OPEN_CONNECTIONS connections"
     echo "streams: $STREAM_POINTS (streams x tokens/s x tokens); $STREAM_LOADERS loaders started over up to ${STREAM_RAMP}s"

@@ -17,6 +17,10 @@ It prints, per token event:
 - the gaps between a stream's token packets as they reached the gateway from the mock
   and as they reached the load generator from the gateway (what the clients' ITL is
   made of, before the load generator's own scheduling);
+- the inter-token gap p99 the gateway added: the p99 of the gaps leaving it minus the
+  p99 of the gaps reaching it, the same streams in the same run (the issue's "added
+  inter-token latency p99", measured at the gateway's sockets, so that neither the
+  mock's nor the load generator's scheduling enters it);
 - the gateway's forwarding delay: token-sized packets (255..270 bytes; the gateway
   passes the mock's events through unchanged) into the gateway's upstream sockets and
   out to the load generator, all sorted by time, the k-th out minus the k-th in. That
@@ -25,7 +29,7 @@ It prints, per token event:
   first and the last token leave with the response head and with the finish, whose
   upstream packets were larger): they are left out so that both sides count the same
   events. Streams cut off by the recording's start or end break the count: record the
-  whole run.
+  whole run (a difference of up to 50 events is aligned away).
 """
 
 import collections
@@ -33,7 +37,7 @@ import re
 import sys
 
 PROBE = re.compile(
-    r"(\d+\.\d+): tcp:tcp_probe: .*?src=([\d.]+):(\d+) dest=([\d.]+):(\d+) .*?data_len=(\d+)"
+    r"(\d+\.\d+):\s+tcp:tcp_probe: .*?src=([\d.]+):(\d+) dest=([\d.]+):(\d+) .*?data_len=(\d+)"
 )
 
 
@@ -79,14 +83,36 @@ def main():
     ins.sort()
     outs.sort()
     print(f"streams {len(up)} upstream / {len(out)} client; token events in {len(ins)}, out {len(outs)}")
+    p99 = {}
     for name, flows in (("token gaps into the gateway", up), ("token gaps out of the gateway", out)):
         gaps = sorted(
             (b - a) * 1e6 for ts in flows.values() for a, b in zip(ts, ts[1:])
         )
         print(line(name, gaps))
-    if len(ins) != len(outs):
-        print("counts differ (streams cut by the recording?): no forwarding delay")
+        p99[name] = pct(gaps, 0.99)
+    print(
+        "inter-token gap p99 added (out of the gateway minus into it, same run): "
+        f"{p99['token gaps out of the gateway'] - p99['token gaps into the gateway']:+.0f} us"
+    )
+    # A few events may differ in count (a token packet that coalesced with the next,
+    # a stream cut by the recording): skip up to 50 at the front of the longer side, as
+    # many as leave the fewest negative delays.
+    if abs(len(ins) - len(outs)) > 50:
+        print("counts differ by more than 50 (streams cut by the recording?): no forwarding delay")
         return
+    best = None
+    for skip_in in range(0, 51):
+        for skip_out in range(0, 51):
+            a, b = ins[skip_in:], outs[skip_out:]
+            if abs(len(a) - len(b)) > 2 or (skip_in and skip_out):
+                continue
+            neg = sum(1 for i, o in zip(a[:20000], b[:20000]) if o < i)
+            if best is None or neg < best[0]:
+                best = (neg, skip_in, skip_out)
+    _, skip_in, skip_out = best
+    ins, outs = ins[skip_in:], outs[skip_out:]
+    if skip_in or skip_out:
+        print(f"aligned by skipping {skip_in} events in, {skip_out} out")
     delay = sorted((o - i) * 1e6 for i, o in zip(ins, outs))
     print(line("gateway forwarding delay", delay))
     bins = collections.Counter(int(i * 100) for i, o in zip(ins, outs) if o - i > 0.005)
