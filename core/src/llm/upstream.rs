@@ -197,7 +197,15 @@ async fn read_head(
     loop {
         match resp.parse(&mut up.buf, limits, Method::Post) {
             Ok(Status::Complete(())) if resp.is_interim() => continue,
-            Ok(Status::Complete(())) => return Ok(()),
+            Ok(Status::Complete(())) => {
+                // The head is kept for the whole response (a stream can last minutes)
+                // and, parsed in place, is a slice of the connection's read buffer: it
+                // would keep that allocation alive, so the first time the buffer runs
+                // out it cannot be reused and a second one is allocated beside it
+                // (+16 KiB per open stream). A few hundred bytes copied instead.
+                resp.buf = Bytes::copy_from_slice(&resp.buf);
+                return Ok(());
+            }
             Ok(Status::Partial) => {}
             Err(_) => return Err((UpFail::BadResponse, true)),
         }
