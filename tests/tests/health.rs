@@ -74,11 +74,18 @@ fn passive_health_ejects_an_endpoint_answering_5xx() {
 /// outage: they must not re-eject it (each time for twice as long).
 #[test]
 fn passive_health_does_not_escalate_on_failures_already_in_flight() {
-    let bad = Upstream::start(|_| {
-        Reply::Delay(
-            Duration::from_millis(300),
-            Box::new(Reply::Full(500, vec![], b"broken".to_vec())),
-        )
+    // The bad endpoint answers none of its six requests before all six have arrived
+    // (each connection has its own thread here), so no failure can be reported before
+    // round robin has placed all twelve.
+    let arrived = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = arrived.clone();
+    let bad = Upstream::start(move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        let t0 = Instant::now();
+        while seen.load(Ordering::SeqCst) < 6 && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Reply::Full(500, vec![], b"broken".to_vec())
     });
     let good = Upstream::start(|_| Reply::Full(200, vec![], b"good".to_vec()));
     let gw = Gateway::start(&config(
@@ -86,8 +93,8 @@ fn passive_health_does_not_escalate_on_failures_already_in_flight() {
         &good,
         "passive_health = { consecutive_failures = 2, count_5xx = true, base_ejection = \"5s\" }",
     ));
-    // Twelve at once: round robin puts six on the bad endpoint, all answering 500 after
-    // the same 300 ms. The first two eject it; the other four fail while it is ejected.
+    // Twelve at once: round robin puts six on the bad endpoint, which answers them 500
+    // together. The first two eject it; the other four fail while it is ejected.
     let addr = gw.addr();
     let statuses: Vec<u16> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..12)

@@ -278,8 +278,16 @@ fn a_descriptor_shortage_warns_once_a_second_and_recovers() {
     let gw = Gateway::start(&config(&up, "", "v", ""));
     assert_eq!(get(&gw.addr(), "/v").status, 200);
 
-    // Leave the gateway two descriptors more than it holds now.
+    // Leave the gateway two descriptors more than it holds now; put its own soft
+    // limit back at the end.
     let pid = gw.child.id();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .expect("Max open files in /proc/PID/limits")
+        .to_string();
     let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
         .count();
@@ -309,7 +317,7 @@ fn a_descriptor_shortage_warns_once_a_second_and_recovers() {
     drop(conns);
     let _ = std::process::Command::new("prlimit")
         .arg(format!("--pid={pid}"))
-        .arg("--nofile=1024:")
+        .arg(format!("--nofile={soft}:"))
         .status();
     wait_for(Duration::from_secs(5), "a request served again", || {
         exchange(&gw.addr(), b"GET /v HTTP/1.1\r\nHost: a\r\n\r\n").is_some_and(|r| r.status == 200)

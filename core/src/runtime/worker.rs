@@ -269,7 +269,8 @@ pub struct Bound {
     pub tls: bool,
 }
 
-/// At most one "accept failed" warning per worker per this long.
+/// At most one "accept failed" warning per accept loop (a listener on a worker) per
+/// this long.
 const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(1);
 
 async fn accept_loop(

@@ -13,23 +13,31 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 /// Keep at least this much free space before a read.
 const MIN_READ: usize = 2048;
 
-/// Makes room for a read when less than `MIN_READ` is free: room for `size` bytes in
-/// all where what is buffered leaves `MIN_READ` of that free, else `size` more.
+/// Makes room for a read when less than `MIN_READ` is free: for `size` bytes in all
+/// (at least `MIN_READ` more) while fewer are buffered and do not fit yet, else for
+/// `size` more.
 ///
-/// Asked for `size` in all, `BytesMut::reserve` moves what is left of a consumed buffer
-/// (the partial event or head after the last whole one) to the front of the allocation
-/// it already has, once the pieces split off it are gone. Asked for `size` more, it
-/// doubled the allocation whenever anything was left: 16 KiB more per long-lived stream,
-/// for nothing. A buffer nearly full of unconsumed bytes (a long head) still grows by
-/// `size` at a time, not by `MIN_READ`.
+/// Asked for `size` in all, `BytesMut::reserve` can move what is left of a consumed
+/// buffer (the partial event or head after the last whole one) to the front of the
+/// allocation it already has, once the pieces split off it are gone and the leftover
+/// is no longer than the consumed front. Asked for `size` more, it doubled the
+/// allocation whenever anything was left: 16 KiB more per long-lived stream, for
+/// nothing. A buffer already holding `size` unconsumed bytes (a long head) grows by
+/// `size` at a time. A caller reading a body of known length passes that length: once
+/// the rest of it fits, nothing is reserved (a reserve there would double the
+/// allocation).
 fn make_room(buf: &mut BytesMut, size: usize) {
     let len = buf.len();
-    if buf.capacity() - len < MIN_READ {
-        if len + MIN_READ <= size {
-            buf.reserve(size - len);
-        } else {
-            buf.reserve(size.max(MIN_READ));
+    let free = buf.capacity() - len;
+    if free >= MIN_READ {
+        return;
+    }
+    if len < size {
+        if free < size - len {
+            buf.reserve((size - len).max(MIN_READ));
         }
+    } else {
+        buf.reserve(size.max(MIN_READ));
     }
 }
 
@@ -151,7 +159,8 @@ mod tests {
         assert_eq!(held.len(), 16 * 1024 - 1000);
     }
 
-    /// A body longer than the buffer gets room for all of it in one go.
+    /// A body longer than the buffer gets room for all of it in one go, and the last
+    /// read before it is complete does not ask for the whole length again.
     #[test]
     fn make_room_for_more_than_the_buffer() {
         let mut buf = BytesMut::new();
@@ -159,5 +168,9 @@ mod tests {
         make_room(&mut buf, 100_000);
         assert!(buf.capacity() >= 100_000);
         assert_eq!(&buf[..], b"head");
+        let cap = buf.capacity();
+        buf.resize(cap - 100, b'x');
+        make_room(&mut buf, cap);
+        assert_eq!(buf.capacity(), cap, "the last 100 bytes fit already");
     }
 }

@@ -204,12 +204,12 @@ impl Cluster {
     /// endpoint is ejected for `base_ejection × 2^(ejections so far)`, capped at
     /// `max_ejection`, on this core at once and on the others at their next tick.
     ///
-    /// A failure reported while the endpoint is ejected is not counted: no attempt starts
-    /// on an ejected endpoint, so it belongs to one that was already in flight when the
-    /// endpoint was ejected, and is the same outage. Counted, a burst of attempts failing
-    /// together (connect time-outs under load) would re-eject the endpoint every
-    /// `consecutive_failures` of them and double the time each go, from `base_ejection`
-    /// to `max_ejection` within one burst.
+    /// A failure reported while the endpoint is ejected is not counted: it belongs to an
+    /// attempt that was already in flight when the endpoint was ejected (or, when every
+    /// endpoint is ejected and the balancer uses them anyway, to the same outage).
+    /// Counted, a burst of attempts failing together (connect time-outs under load)
+    /// would re-eject the endpoint every `consecutive_failures` of them and double the
+    /// time each go, from `base_ejection` to `max_ejection` within one burst.
     pub fn report_failure(&self, ep: usize, now: Instant) {
         let ph = &self.cfg.passive_health;
         if ph.consecutive_failures == 0 {
