@@ -168,7 +168,7 @@ descendants() { # pid -> its child pids, recursively
 cleanup() {
     local rc=$? p all=()
     trap - EXIT INT TERM
-    if [[ -n "$ISOLATE_STATE" ]]; then
+    if [[ -n "$ISOLATE_STATE" && -e "$ISOLATE_STATE" ]]; then
         "$ROOT/tuning/isolate-cpus.sh" --restore --state "$ISOLATE_STATE" >&2 || true
     fi
     # Loaders run under `timeout`, the sampler in a subshell: take their children too.
@@ -300,8 +300,8 @@ for b in tollgate tollgate-load tollgate-mock llm-report; do
 done
 if ((ISOLATE)); then
     ISOLATE_STATE="$OUT/isolate.state"
+    # On failure the exit trap still restores whatever the state file recorded.
     "$ROOT/tuning/isolate-cpus.sh" --apply --state "$ISOLATE_STATE" "$PROXY_CPU" >"$OUT/logs/isolate.log" 2>&1 || {
-        ISOLATE_STATE=""
         log "--isolate failed: $(tail -1 "$OUT/logs/isolate.log")"
         exit 1
     }

@@ -5,10 +5,11 @@
 #   tuning/isolate-cpus.sh --restore --state FILE
 #
 #   CPULIST       the CPUs to clear: runtime.cpus from the config (e.g. 2-7 or 0,2).
-#   --apply       move every movable thread now on CPULIST (user processes and unbound
-#                 kernel threads) to the other online CPUs, and take CPULIST out of the
-#                 unbound workqueue mask. Without it (the default) the script only
-#                 counts what it would move: a dry run changes nothing.
+#   --apply       take CPULIST out of the affinity of every movable thread allowed on
+#                 it (user processes and unbound kernel threads; each keeps the rest of
+#                 its own CPUs) and out of the unbound workqueue mask. Needs root, and
+#                 refuses while the state file of an earlier --apply exists. Without it
+#                 (the default) the script only counts what it would move.
 #   --state FILE  where --apply writes each moved thread's old affinity and the old
 #                 workqueue mask (default /run/tollgate-isolate.state), for --restore.
 #   --restore     put back what --apply changed, from the state file.
@@ -60,11 +61,33 @@ expand() {
     echo "${out[@]}"
 }
 
-# a CPU list as a hex mask for /sys/devices/virtual/workqueue/cpumask
-mask_of() {
-    local c m=0
-    for c in $1; do m=$((m | (1 << c))); done
-    printf '%x\n' "$m"
+# without CPUS: "0 1 2 3" minus "1 3" -> "0 2"
+without() {
+    local c out=()
+    for c in $1; do
+        [[ " $2 " == *" $c "* ]] || out+=("$c")
+    done
+    echo "${out[@]}"
+}
+
+# MASK (hex, in comma-separated groups as the kernel writes cpumasks) with the bits of
+# CPUS cleared, in the same form
+clear_bits() {
+    local hex=${1//,/} cpus=$2 out="" i d c n
+    n=${#hex}
+    for ((i = 0; i < n; i++)); do
+        d=$((16#${hex:n-1-i:1}))
+        for c in $cpus; do
+            ((c / 4 == i)) && d=$((d & ~(1 << (c % 4))))
+        done
+        out=$(printf '%x' "$d")$out
+    done
+    local groups=""
+    while ((${#out} > 8)); do
+        groups=",${out: -8}$groups"
+        out=${out:0:${#out}-8}
+    done
+    echo "$out$groups"
 }
 
 wq=/sys/devices/virtual/workqueue/cpumask
@@ -84,18 +107,27 @@ if [ "$restore" = 1 ]; then
 fi
 
 [ -n "$cpus" ] || usage
+[[ "$cpus" =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] || {
+    echo "not a CPU list (like 2-7 or 0,2): $cpus" >&2
+    exit 2
+}
 online=$(expand "$(cat /sys/devices/system/cpu/online)")
 clear=$(expand "$cpus")
-keep=()
-for c in $online; do
-    [[ " $clear " == *" $c "* ]] || keep+=("$c")
-done
-[ ${#keep[@]} -gt 0 ] || { echo "no CPU would be left for other work" >&2; exit 1; }
-keep_list=$(IFS=,; echo "${keep[*]}")
+keep=$(without "$online" "$clear")
+[ -n "$keep" ] || { echo "no CPU would be left for other work" >&2; exit 1; }
+keep_list=$(echo "$keep" | tr ' ' ,)
 
-[ "$apply" = 1 ] && : >"$state"
+if [ "$apply" = 1 ]; then
+    [ "$(id -u)" = 0 ] || { echo "--apply needs root (other users' threads, the workqueue mask)" >&2; exit 1; }
+    [ ! -e "$state" ] || {
+        echo "$state exists: an earlier --apply was not restored (--restore --state $state)" >&2
+        exit 1
+    }
+    : >"$state"
+fi
 moved=0
 fixed=0
+failed=0
 for task in /proc/[0-9]*/task/[0-9]*; do
     tid=${task##*/}
     pid=${task#/proc/}
@@ -121,24 +153,38 @@ for task in /proc/[0-9]*/task/[0-9]*; do
         continue
     fi
     if [ "$apply" = 1 ]; then
-        if taskset -c -p "$keep_list" "$tid" >/dev/null 2>&1; then
+        # its own CPUs less the cleared ones
+        rest=$(without "$(expand "$allowed")" "$clear" | tr ' ' ,)
+        if taskset -c -p "$rest" "$tid" >/dev/null 2>&1; then
             echo "thread $tid $allowed" >>"$state"
             moved=$((moved + 1))
+        else
+            # gone meanwhile, or a kernel thread that refuses (PF_NO_SETAFFINITY)
+            failed=$((failed + 1))
         fi
     else
         moved=$((moved + 1))
     fi
 done
 
+wq_note="workqueue mask unchanged (no $wq)"
 if [ -w "$wq" ]; then
+    old_mask=$(cat "$wq")
+    new_mask=$(clear_bits "$old_mask" "$clear")
     if [ "$apply" = 1 ]; then
-        echo "workqueue $(cat "$wq")" >>"$state"
-        mask_of "${keep[*]}" >"$wq"
+        echo "workqueue $old_mask" >>"$state"
+        if echo "$new_mask" >"$wq" 2>/dev/null; then
+            wq_note="workqueue mask $old_mask -> $new_mask"
+        else
+            wq_note="workqueue mask: writing $new_mask was refused"
+        fi
+    else
+        wq_note="workqueue mask would go $old_mask -> $new_mask"
     fi
 fi
 
 if [ "$apply" = 1 ]; then
-    echo "moved $moved threads to CPUs $keep_list; left $fixed pinned threads; state in $state"
+    echo "moved $moved threads off CPUs $cpus ($failed could not be moved, $fixed pinned there left alone); $wq_note; state in $state"
 else
-    echo "would move $moved threads to CPUs $keep_list (left alone: $fixed pinned); add --apply"
+    echo "would move $moved threads off CPUs $cpus, to CPUs among $keep_list ($fixed pinned there left alone); $wq_note; add --apply"
 fi
