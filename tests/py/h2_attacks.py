@@ -213,11 +213,12 @@ def summary(results: list[str], watch: Watch, max_upstream: int | None = None) -
 # ---------------------------------------------------------------------------------------
 
 
-def rapid_reset(args, per_write: int) -> str:
+def rapid_reset(args, per_write: int, max_upstream: int) -> str:
     """HEADERS + RST_STREAM(CANCEL) pairs, `per_write` pairs a write, until GOAWAY.
     The requests ask the upstream to wait 5 s: a reset request whose upstream work
     went on would hold an upstream connection that long, so the count of those left
-    open after each round shows whether the resets cancelled the work."""
+    open after each round shows whether the resets cancelled the work. At most
+    `max_upstream` of the reset requests may reach the upstream at all."""
     w = Watch(args, "rapid reset")
     slow = [("x-mock-delay-ms", "5000")]
 
@@ -242,17 +243,22 @@ def rapid_reset(args, per_write: int) -> str:
 
     # A stream reset in the read that brought its HEADERS never starts its request:
     # the reset is polled before the request path (core/src/h2/server.rs).
-    return summary(rounds(args, attack), w, max_upstream=0)
+    return summary(rounds(args, attack), w, max_upstream=max_upstream)
 
 
 @reg.check("rapid-reset-burst", "CVE-2023-44487")
 def _(args):
-    return rapid_reset(args, 100)
+    return rapid_reset(args, 100, 0)
 
 
 @reg.check("rapid-reset-paced", "CVE-2023-44487")
 def _(args):
-    return rapid_reset(args, 1)
+    # One pair per write, but when the gateway falls behind (a loaded CI machine) the
+    # pairs queue in its socket and a read can end between a HEADERS and its
+    # RST_STREAM: that request starts, as it should, and is cancelled when the reset
+    # is read. Seen once in CI: 2 reached the upstream. A few, not the thousands of a
+    # gateway that let reset streams run.
+    return rapid_reset(args, 1, 5)
 
 
 # ---------------------------------------------------------------------------------------
