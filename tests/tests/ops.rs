@@ -327,8 +327,9 @@ fn a_descriptor_shortage_warns_once_a_second_and_recovers() {
         "tollgate_accept_errors_total",
     )
     .expect("tollgate_accept_errors_total on /metrics");
+    // About 150 at one retry per 10 ms; a loaded machine stretches the retries.
     assert!(
-        failed >= 50.0,
+        failed >= 20.0,
         "only {failed} failed accepts counted in ~1.5 s"
     );
 }
