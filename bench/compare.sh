@@ -18,6 +18,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 ORIG_ARGS="$*"
 SCENARIOS=all
 ROUNDS=5
@@ -111,14 +113,6 @@ declare -a STARTED=()
 declare -A PID_OF=() PORT_OF=()
 NOT_STARTED=""
 
-descendants() { # pid -> its child pids, recursively
-    local c
-    for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-        echo "$c"
-        descendants "$c"
-    done
-}
-
 cleanup() {
     local rc=$? p all=()
     trap - EXIT INT TERM
@@ -140,16 +134,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# start NAME CPU LOGFILE CMD... : runs CMD pinned to CPU in the background.
-start() {
-    local name=$1 cpu=$2 logf=$3
-    shift 3
-    taskset -c "$cpu" "$@" >"$logf" 2>&1 &
-    local pid=$!
-    STARTED+=("$pid")
-    PID_OF[$name]=$pid
-}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -189,24 +173,6 @@ proc_ticks() {
         total=$((total + f[11] + f[12])) # fields 14 and 15 of stat
     done
     echo "$total"
-}
-
-# "busy total" jiffies of one CPU from /proc/stat.
-cpu_jiffies() {
-    local name user nice system idle iowait irq softirq steal rest
-    while read -r name user nice system idle iowait irq softirq steal rest; do
-        if [[ "$name" == "cpu$1" ]]; then
-            echo "$((user + nice + system + irq + softirq + steal)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
-            return
-        fi
-    done </proc/stat
-}
-
-busy_pct() { # "busy0 total0" "busy1 total1" -> percent
-    local b0 t0 b1 t1
-    read -r b0 t0 <<<"$1"
-    read -r b1 t1 <<<"$2"
-    if ((t1 > t0)); then awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", 100 * b / t }'; else echo "-"; fi
 }
 
 # wait_quiet: up to QUIET_WAIT s until neither CPU is busy with other work (our own

@@ -27,6 +27,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 ORIG_ARGS="$*"
 SCENARIOS=h2c,tls,local-h2c,local-tls
 ROUNDS=3
@@ -293,15 +295,6 @@ note() { log "$*"; echo "$*" >>"$OUT/notes.txt"; }
 declare -a STARTED=()
 declare -A PID_OF=() PORT_OF=() FLOODS_SEEN=()
 
-descendants() { # pid -> its child pids, recursively
-    local c kids=()
-    read -r -a kids < <(cat /proc/"$1"/task/*/children 2>/dev/null) || true
-    for c in "${kids[@]}"; do
-        echo "$c"
-        descendants "$c"
-    done
-}
-
 pid_list() { # pid -> "pid,child,..." (for perf -p)
     local all
     mapfile -t all < <(echo "$1"; descendants "$1")
@@ -331,16 +324,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# start NAME CPU LOGFILE CMD... : runs CMD pinned to CPU in the background.
-start() {
-    local name=$1 cpu=$2 logf=$3
-    shift 3
-    taskset -c "$cpu" "$@" >"$logf" 2>&1 &
-    local pid=$!
-    STARTED+=("$pid")
-    PID_OF[$name]=$pid
-}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -382,26 +365,6 @@ children_ticks() { # cutime + cstime of this shell: its waited-for children (h2l
     line=$(cat /proc/$$/stat)
     read -r -a f <<<"${line##*) }"
     echo $((f[13] + f[14]))
-}
-
-# "busy total irq" jiffies of one CPU from /proc/stat; irq = the ticks that landed in
-# hard or soft interrupt context (loopback TCP receive work runs in softirqs; a process
-# interrupted is charged for them too, the idle task is not).
-cpu_jiffies() {
-    local name user nice system idle iowait irq softirq steal rest
-    while read -r name user nice system idle iowait irq softirq steal rest; do
-        if [[ "$name" == "cpu$1" ]]; then
-            echo "$((user + nice + system + irq + softirq + steal)) $((user + nice + system + idle + iowait + irq + softirq + steal)) $((irq + softirq))"
-            return
-        fi
-    done </proc/stat
-}
-
-busy_pct() { # "busy0 total0 irq0" "busy1 total1 irq1" -> busy percent
-    local b0 t0 b1 t1 _
-    read -r b0 t0 _ <<<"$1"
-    read -r b1 t1 _ <<<"$2"
-    if ((t1 > t0)); then awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", 100 * b / t }'; else echo "-"; fi
 }
 
 irq_pct() { # "busy0 total0 irq0" "busy1 total1 irq1" -> interrupt percent

@@ -40,6 +40,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 ORIG_ARGS="$*"
 SCENARIOS=overhead,streams
 ROUNDS=3
@@ -157,14 +159,6 @@ declare -A PID_OF=()
 declare -a LOADER_PIDS=()
 SAMPLER_PID=""
 
-descendants() { # pid -> its child pids, recursively
-    local c
-    for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-        echo "$c"
-        descendants "$c"
-    done
-}
-
 cleanup() {
     local rc=$? p all=()
     trap - EXIT INT TERM
@@ -190,15 +184,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start NAME CPU LOGFILE CMD... : runs CMD pinned to CPU in the background.
-start() {
-    local name=$1 cpu=$2 logf=$3
-    shift 3
-    taskset -c "$cpu" "$@" >"$logf" 2>&1 &
-    STARTED+=("$!")
-    PID_OF[$name]=$!
-}
-
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 # free_port: a port nobody listens on, below the ephemeral range.
@@ -222,24 +207,6 @@ proc_ticks() {
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' /proc/"$1"/status 2>/dev/null || echo -; }
-
-# "busy total" jiffies of one CPU from /proc/stat.
-cpu_jiffies() {
-    local name user nice system idle iowait irq softirq steal rest
-    while read -r name user nice system idle iowait irq softirq steal rest; do
-        if [[ "$name" == "cpu$1" ]]; then
-            echo "$((user + nice + system + irq + softirq + steal)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
-            return
-        fi
-    done </proc/stat
-}
-
-busy_pct() { # "busy0 total0" "busy1 total1" -> percent
-    local b0 t0 b1 t1
-    read -r b0 t0 <<<"$1"
-    read -r b1 t1 <<<"$2"
-    if ((t1 > t0)); then awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", 100 * b / t }'; else echo "-"; fi
-}
 
 loadavg1() { cut -d' ' -f1 /proc/loadavg; }
 
