@@ -89,6 +89,39 @@ pub fn access_log(gw: &Gateway, n: usize) -> Vec<Value> {
     }
 }
 
+/// A config: one worker, an admin listener, a listener with `listener_extra` (TOML
+/// lines that belong under it, e.g. `h2c = true` or a `[listeners.tls]` table), and an
+/// LLM route on `/v1/` serving model `m` from the OpenAI-compatible provider at
+/// `upstream`.
+pub fn openai_gateway_config(listener_extra: &str, upstream: std::net::SocketAddr) -> String {
+    format!(
+        r#"
+[runtime]
+workers = 1
+[admin]
+listen = "127.0.0.1:{{admin}}"
+[[listeners]]
+listen = "127.0.0.1:{{port}}"
+{listener_extra}
+[[clusters]]
+name = "p"
+endpoints = ["{upstream}"]
+[[routes]]
+name = "llm"
+match = {{ path_prefix = "/v1/" }}
+llm = {{}}
+[[llm.providers]]
+name = "p"
+kind = "openai"
+upstream = "p"
+[[llm.models]]
+name = "m"
+[[llm.models.deployments]]
+provider = "p"
+"#
+    )
+}
+
 /// The admin `/metrics` page.
 pub fn metrics(gw: &Gateway) -> String {
     let admin = format!("127.0.0.1:{}", gw.admin_port);

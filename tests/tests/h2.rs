@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tollgate_tests::client::{get, Conn};
 use tollgate_tests::h2client::{header, pattern, H2Client};
-use tollgate_tests::llm::{access_log, events, metric, metrics, openai_stream};
+use tollgate_tests::llm::{
+    access_log, events, metric, metrics, openai_gateway_config, openai_stream,
+};
 use tollgate_tests::tls::{client_config, pair, Ca, Leaf, TlsConn};
 use tollgate_tests::{bin, Gateway, Paced, Reply, Scratch, StreamOutcome, Upstream};
 
@@ -1055,33 +1057,7 @@ fn a_client_resetting_an_llm_stream_stops_the_provider_stream() {
             Duration::from_millis(100),
         ))
     });
-    let gw = Gateway::start(&format!(
-        r#"
-[runtime]
-workers = 1
-[admin]
-listen = "127.0.0.1:{{admin}}"
-[[listeners]]
-listen = "127.0.0.1:{{port}}"
-h2c = true
-[[clusters]]
-name = "p"
-endpoints = ["{}"]
-[[routes]]
-name = "llm"
-match = {{ path_prefix = "/v1/" }}
-llm = {{}}
-[[llm.providers]]
-name = "p"
-kind = "openai"
-upstream = "p"
-[[llm.models]]
-name = "m"
-[[llm.models.deployments]]
-provider = "p"
-"#,
-        up.addr
-    ));
+    let gw = Gateway::start(&openai_gateway_config("h2c = true", up.addr));
     let body = r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
     let mut c = H2Client::h2c(&gw);
     let id = c.send(json!({"method": "POST", "path": "/v1/chat/completions",

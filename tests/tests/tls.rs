@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tollgate_tests::client::{exchange, get};
-use tollgate_tests::llm::{metric, metrics, openai_stream};
+use tollgate_tests::llm::{metric, metrics, openai_gateway_config, openai_stream};
 use tollgate_tests::tls::{
     client_config, client_config_any, client_config_versions, pair, Ca, TlsConn,
 };
@@ -812,34 +812,9 @@ fn an_llm_stream_over_tls_notices_the_client_leaving() {
         p.pieces[3].0 = Duration::from_secs(4);
         Reply::Paced(p)
     });
-    let gw = Gateway::start(&format!(
-        r#"
-[runtime]
-workers = 1
-[admin]
-listen = "127.0.0.1:{{admin}}"
-[[listeners]]
-listen = "127.0.0.1:{{port}}"
-[listeners.tls]
-certificates = [{}]
-[[clusters]]
-name = "p"
-endpoints = ["{}"]
-[[routes]]
-name = "llm"
-match = {{ path_prefix = "/v1/" }}
-llm = {{}}
-[[llm.providers]]
-name = "p"
-kind = "openai"
-upstream = "p"
-[[llm.models]]
-name = "m"
-[[llm.models.deployments]]
-provider = "p"
-"#,
-        pair(&leaf),
-        up.addr
+    let gw = Gateway::start(&openai_gateway_config(
+        &format!("[listeners.tls]\ncertificates = [{}]", pair(&leaf)),
+        up.addr,
     ));
     let body = r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
     let mut c = TlsConn::connect(&gw.addr(), "localhost", client_config(&ca.pem(), None)).unwrap();
