@@ -6,6 +6,30 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A config: one worker, an admin listener, `top` (top-level tables such as `[http2]`
+/// or `[limits]`, with their keys), a listener with `listener` (its keys, then its
+/// tables), and a catch-all route to the cluster `up` at `upstream`.
+pub fn catch_all_config(top: &str, listener: &str, upstream: impl std::fmt::Display) -> String {
+    format!(
+        r#"
+[runtime]
+workers = 1
+[admin]
+listen = "127.0.0.1:{{admin}}"
+{top}
+[[listeners]]
+listen = "127.0.0.1:{{port}}"
+{listener}
+[[clusters]]
+name = "up"
+endpoints = ["{upstream}"]
+[[routes]]
+name = "all"
+upstream = "up"
+"#
+    )
+}
+
 /// The path of a binary built from this workspace (`tollgate`, `tollgate-mock`, ...),
 /// next to the test executable's own target directory.
 pub fn bin(name: &str) -> PathBuf {

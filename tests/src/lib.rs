@@ -36,7 +36,7 @@ mod scratch;
 pub mod tls;
 mod upstream;
 
-pub use gateway::{bin, free_port, Gateway};
+pub use gateway::{bin, catch_all_config, free_port, Gateway};
 pub use mock::Mock;
 pub use redis::{RedisReply, RedisServer};
 pub use scratch::Scratch;

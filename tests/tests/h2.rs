@@ -27,7 +27,9 @@ use tollgate_tests::llm::{
     access_log, events, metric, metrics, openai_gateway_config, openai_stream,
 };
 use tollgate_tests::tls::{client_config, pair, Ca, Leaf, TlsConn};
-use tollgate_tests::{bin, Gateway, Paced, Reply, Scratch, StreamOutcome, Upstream};
+use tollgate_tests::{
+    bin, catch_all_config, Gateway, Paced, Reply, Scratch, StreamOutcome, Upstream,
+};
 
 // ---------------------------------------------------------------------------------------
 // Support
@@ -36,26 +38,8 @@ use tollgate_tests::{bin, Gateway, Paced, Reply, Scratch, StreamOutcome, Upstrea
 /// One worker; a listener with `listener` (its keys, then its tables), a catch-all route
 /// to the cluster `up` at `up_addr`, the access log in the scratch dir, then `extra`.
 fn config(listener: &str, up_addr: &str, extra: &str) -> String {
-    format!(
-        r#"
-[runtime]
-workers = 1
-[admin]
-listen = "127.0.0.1:{{admin}}"
-[access_log]
-path = "{{dir}}/access.log"
-{extra}
-[[listeners]]
-listen = "127.0.0.1:{{port}}"
-{listener}
-[[clusters]]
-name = "up"
-endpoints = ["{up_addr}"]
-[[routes]]
-name = "all"
-upstream = "up"
-"#
-    )
+    let top = format!("[access_log]\npath = \"{{dir}}/access.log\"\n{extra}");
+    catch_all_config(&top, listener, up_addr)
 }
 
 /// A plain listener with h2c in front of `up`, and `extra` (top-level tables).

@@ -23,7 +23,7 @@ use tollgate_tests::client::get;
 use tollgate_tests::llm::{metric, metrics};
 use tollgate_tests::python::run_script;
 use tollgate_tests::tls::Ca;
-use tollgate_tests::{Gateway, Mock, Scratch};
+use tollgate_tests::{catch_all_config, Gateway, Mock, Scratch};
 
 /// Attacking connections per attack (`--rounds`): each must be counted once.
 const ROUNDS: f64 = 3.0;
@@ -46,25 +46,10 @@ fn start(http2: &str, tls: Option<(Scratch, PathBuf, String)>) -> Target {
         None => ("h2c = true".to_string(), None, None),
         Some((s, ca, certs)) => (format!("[listeners.tls]\n{certs}"), Some(ca), Some(s)),
     };
-    let gw = Gateway::start(&format!(
-        r#"
-[runtime]
-workers = 1
-[admin]
-listen = "127.0.0.1:{{admin}}"
-[http2]
-{http2}
-[[listeners]]
-listen = "127.0.0.1:{{port}}"
-{listener}
-[[clusters]]
-name = "up"
-endpoints = ["{}"]
-[[routes]]
-name = "all"
-upstream = "up"
-"#,
-        mock.addr
+    let gw = Gateway::start(&catch_all_config(
+        &format!("[http2]\n{http2}"),
+        &listener,
+        mock.addr,
     ));
     Target {
         mock,

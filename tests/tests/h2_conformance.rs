@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tollgate_tests::python::run_script;
 use tollgate_tests::tls::Ca;
-use tollgate_tests::{Gateway, Mock};
+use tollgate_tests::{catch_all_config, Gateway, Mock};
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -25,29 +25,9 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// more); a 1 s wait for the whole preface (`http2.preface_timeout` over TLS,
 /// `limits.header_read_timeout` for the h2c sniff); `listener`: the listener's keys.
 fn gateway(mock: &Mock, listener: &str) -> Gateway {
-    Gateway::start(&format!(
-        r#"
-[runtime]
-workers = 1
-[admin]
-listen = "127.0.0.1:{{admin}}"
-[http2]
-max_concurrent_streams = 8
-preface_timeout = "1s"
-[limits]
-header_read_timeout = "1s"
-[[listeners]]
-listen = "127.0.0.1:{{port}}"
-{listener}
-[[clusters]]
-name = "up"
-endpoints = ["{}"]
-[[routes]]
-name = "all"
-upstream = "up"
-"#,
-        mock.addr
-    ))
+    let top = "[http2]\nmax_concurrent_streams = 8\npreface_timeout = \"1s\"\n\
+               [limits]\nheader_read_timeout = \"1s\"";
+    Gateway::start(&catch_all_config(top, listener, mock.addr))
 }
 
 fn run(gw: &Gateway, extra: &[String]) -> String {
