@@ -160,6 +160,18 @@ impl Upstream {
     pub fn stream_ends(&self) -> Vec<StreamEnd> {
         self.streams.lock().unwrap().clone()
     }
+
+    /// The first paced stream's end, polled every 5 ms; panics if none ended `within`.
+    pub fn first_stream_end(&self, within: std::time::Duration) -> StreamEnd {
+        let t0 = std::time::Instant::now();
+        loop {
+            if let Some(e) = self.streams.lock().unwrap().first().copied() {
+                return e;
+            }
+            assert!(t0.elapsed() < within, "no stream ended within {within:?}");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
 }
 
 #[derive(Clone, Copy)]

@@ -992,12 +992,8 @@ fn a_client_reset_is_counted_logged_and_its_upstream_connection_not_reused() {
         c.wait(id, 0.05)["body_len"].as_u64().unwrap_or(0) > 0
     });
     c.reset(id);
-    wait_for(
-        Duration::from_secs(3),
-        "the upstream saw the gateway leave",
-        || !up.stream_ends().is_empty(),
-    );
-    assert_eq!(up.stream_ends()[0].outcome, StreamOutcome::PeerGone);
+    let end = up.first_stream_end(Duration::from_secs(3));
+    assert_eq!(end.outcome, StreamOutcome::PeerGone);
     let r = c.get("/last");
     assert_eq!(ok_with(&r, 200), "ok /last");
 
@@ -1057,12 +1053,7 @@ fn a_client_resetting_an_llm_stream_stops_the_provider_stream() {
     });
     let reset = Instant::now();
     c.reset(id);
-    wait_for(
-        Duration::from_secs(3),
-        "the provider's stream ended",
-        || !up.stream_ends().is_empty(),
-    );
-    let end = up.stream_ends()[0];
+    let end = up.first_stream_end(Duration::from_secs(3));
     assert_eq!(end.outcome, StreamOutcome::PeerGone, "{end:?}");
     assert!(end.sent < 10, "the provider stream ran on: {end:?}");
     let took = end.at.saturating_duration_since(reset);

@@ -913,17 +913,7 @@ fn client_leaving_mid_stream_closes_the_provider_connection() {
     c.stream.shutdown(Shutdown::Both).expect("shutdown");
     drop(c);
 
-    let t0 = Instant::now();
-    let end = loop {
-        if let Some(e) = up.stream_ends().first().copied() {
-            break e;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(3),
-            "the provider's stream never ended"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let end = up.first_stream_end(Duration::from_secs(3));
     assert_eq!(end.outcome, StreamOutcome::PeerGone, "{end:?}");
     assert!(end.sent < 20, "the stream ran on: {end:?}");
     let took = end.at.saturating_duration_since(closed);
@@ -990,17 +980,7 @@ fn client_leaving_during_a_long_provider_silence_is_noticed_at_once() {
     c.stream.shutdown(Shutdown::Both).expect("shutdown");
     drop(c);
 
-    let t0 = Instant::now();
-    let end = loop {
-        if let Some(e) = up.stream_ends().first().copied() {
-            break e;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(3),
-            "the provider's stream never ended"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let end = up.first_stream_end(Duration::from_secs(3));
     assert_eq!(end.outcome, StreamOutcome::PeerGone, "{end:?}");
     let took = end.at.saturating_duration_since(closed);
     assert!(

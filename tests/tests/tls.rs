@@ -843,17 +843,7 @@ fn an_llm_stream_over_tls_notices_the_client_leaving() {
     );
     let closed = Instant::now();
     c.close();
-    let t0 = Instant::now();
-    let end = loop {
-        if let Some(e) = up.stream_ends().first().copied() {
-            break e;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(3),
-            "the provider's stream never ended"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let end = up.first_stream_end(Duration::from_secs(3));
     assert_eq!(end.outcome, StreamOutcome::PeerGone, "{end:?}");
     assert_eq!(end.sent, 3, "the stream ran on: {end:?}");
     let took = end.at.saturating_duration_since(closed);
