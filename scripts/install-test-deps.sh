@@ -15,6 +15,8 @@ PYTHON=/usr/bin/python3
 
 need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# prlimit: the descriptor-shortage test (tests/tests/ops.rs) lowers a running gateway's limit
+command -v prlimit >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v h2load >/dev/null 2>&1 || need_apt+=(nghttp2-client)
 # Cluster-mode rate limits (core/tests/redis_cell.rs, tests/tests/cluster_limits.rs):
 # each test starts its own redis-server on a free loopback port.
