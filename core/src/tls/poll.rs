@@ -129,17 +129,19 @@ impl AsyncRead for TlsPoll {
     }
 }
 
-impl AsyncWrite for TlsPoll {
-    fn poll_write(
-        self: Pin<&mut Self>,
+impl TlsPoll {
+    /// Hands plaintext to rustls with `write` (`len` bytes offered) and pushes the
+    /// records out as far as the socket takes them.
+    fn poll_plaintext(
+        &mut self,
         cx: &mut Context<'_>,
-        buf: &[u8],
+        len: usize,
+        write: impl Fn(&mut rustls::Writer<'_>) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
         loop {
-            let n = this.conn.writer().write(buf)?;
-            let flushed = this.poll_records(cx)?;
-            if n > 0 || buf.is_empty() {
+            let n = write(&mut self.conn.writer())?;
+            let flushed = self.poll_records(cx)?;
+            if n > 0 || len == 0 {
                 return Poll::Ready(Ok(n));
             }
             // rustls's buffer is full: wait for the socket to take records.
@@ -147,6 +149,33 @@ impl AsyncWrite for TlsPoll {
                 return Poll::Pending;
             }
         }
+    }
+}
+
+impl AsyncWrite for TlsPoll {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .poll_plaintext(cx, buf.len(), |w| w.write(buf))
+    }
+
+    /// h2 writes a DATA frame as its header and its payload: vectored, the two go into
+    /// one TLS record and one send instead of two of each.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.get_mut()
+            .poll_plaintext(cx, len, |w| w.write_vectored(bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
