@@ -321,10 +321,15 @@ async fn send_flow(
             return Ok(());
         }
         send.reserve_capacity(data.len());
-        let cap = match monoio::time::timeout(idle, poll_fn(|cx| send.poll_capacity(cx))).await {
-            Ok(Some(Ok(n))) => n,
-            Ok(Some(Err(_)) | None) => return Err(BodyError::Upstream),
-            Err(_) => return Err(BodyError::Stalled),
+        // The window is usually open: only a wait for it needs the timer (as in
+        // h2::bridge).
+        let cap = match send.capacity() {
+            0 => match monoio::time::timeout(idle, poll_fn(|cx| send.poll_capacity(cx))).await {
+                Ok(Some(Ok(n))) => n,
+                Ok(Some(Err(_)) | None) => return Err(BodyError::Upstream),
+                Err(_) => return Err(BodyError::Stalled),
+            },
+            n => n,
         };
         if cap == 0 {
             continue;
