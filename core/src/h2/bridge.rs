@@ -40,7 +40,7 @@ use http::{HeaderMap, Response, StatusCode};
 use monoio::buf::{IoBuf, IoBufMut};
 use monoio::BufResult;
 
-use super::convert::Dechunk;
+use super::convert::{field, Dechunk};
 use crate::tls::buf;
 
 /// How the request body reaches the HTTP/1.1 side.
@@ -125,13 +125,6 @@ pub fn synthesize(parts: &http::request::Parts, end_stream: bool, out: &mut Byte
     };
     out.extend_from_slice(b"\r\n");
     mode
-}
-
-fn field(out: &mut BytesMut, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
 }
 
 /// An HTTP/2 stream seen as HTTP/1.1 bytes. Cheap to clone (shared state).
@@ -233,7 +226,9 @@ impl H2Stream {
             let mut i = self.0.borrow_mut();
             let i = &mut *i;
             loop {
-                if i.failed.is_some() || i.pending.iter().any(|b| !b.is_empty()) {
+                // Never an empty piece in `pending` (push_framed skips them, read
+                // pops a piece once used up).
+                if i.failed.is_some() || !i.pending.is_empty() {
                     return Poll::Ready(());
                 }
                 if i.req_done {
@@ -259,11 +254,7 @@ impl H2Stream {
         loop {
             let ended = {
                 let mut i = self.0.borrow_mut();
-                while let Some(front) = i.pending.front_mut() {
-                    if front.is_empty() {
-                        i.pending.pop_front();
-                        continue;
-                    }
+                if let Some(front) = i.pending.front_mut() {
                     let n = buf::fill(&mut out, front);
                     bytes::Buf::advance(front, n);
                     if front.is_empty() {
@@ -504,14 +495,9 @@ impl Inner {
                         Some(Ok(Some(t))) => Some(t),
                         _ => None,
                     };
-                    let mut end = BytesMut::from(&b"0\r\n"[..]);
-                    if let Some(t) = trailers {
-                        for (name, value) in &t {
-                            field(&mut end, name.as_str().as_bytes(), value.as_bytes());
-                        }
-                    }
-                    end.extend_from_slice(b"\r\n");
-                    self.pending.push_back(end.freeze());
+                    let mut end = Vec::new();
+                    super::convert::last_chunk(trailers.as_ref(), &mut end);
+                    self.pending.push_back(end.into());
                 }
             }
         }
@@ -546,8 +532,9 @@ impl Inner {
             match name.as_str() {
                 "transfer-encoding" => {
                     // Chunked is the last coding when there is any (RFC 9112 §6.1).
-                    let v = f.value.trim_ascii_end();
-                    chunked = v.len() >= 7 && v[v.len() - 7..].eq_ignore_ascii_case(b"chunked");
+                    chunked = tollgate_proto::h1::syntax::list_elements(f.value)
+                        .last()
+                        .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
                     continue;
                 }
                 // Connection-specific fields (RFC 9113 §8.2.2).

@@ -146,7 +146,8 @@ pub fn response_head(
     out.put_slice(b"\r\n");
 }
 
-fn field(out: &mut BytesMut, name: &[u8], value: &[u8]) {
+/// Appends one HTTP/1.1 field line.
+pub(crate) fn field(out: &mut impl BufMut, name: &[u8], value: &[u8]) {
     out.put_slice(name);
     out.put_slice(b": ");
     out.put_slice(value);
@@ -161,10 +162,7 @@ pub fn last_chunk(trailers: Option<&HeaderMap>, out: &mut Vec<u8>) {
         if connection_specific(name.as_str()) {
             continue;
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        field(out, name.as_str().as_bytes(), value.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
 }
