@@ -19,19 +19,15 @@
 //! error) the task sets [`ConnState::closed`] and the pool stops using it.
 
 use std::cell::Cell;
-use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use h2::client::SendRequest;
 use h2::Ping;
-use monoio::io::IntoPollIo;
-use monoio_compat::StreamWrapper;
 
 use super::io::{H2Io, Transport};
 use crate::config::{ClusterHttp2, Http2Io};
-use crate::tls::poll::TlsPoll;
 use crate::tls::Stream;
 
 /// What the connection task tells the pool.
@@ -85,24 +81,7 @@ pub async fn handshake(
     limit: Duration,
     label: Rc<str>,
 ) -> Result<(SendRequest<Bytes>, Rc<ConnState>), HandshakeError> {
-    let transport = match (stream, io) {
-        (Stream::Plain(tcp), Http2Io::Readiness) => {
-            Transport::Readiness(tcp.into_poll_io().map_err(HandshakeError::Io)?)
-        }
-        // As for clients: rustls takes over the session our driver handshook.
-        (Stream::Tls(t), Http2Io::Readiness) => {
-            let (tcp, session, ahead) = t.into_parts().ok_or_else(|| {
-                HandshakeError::Io(io::Error::other("the TLS session is not idle"))
-            })?;
-            let tcp = tcp.into_poll_io().map_err(HandshakeError::Io)?;
-            Transport::TlsReadiness(Box::new(TlsPoll::new(tcp, session, ahead)))
-        }
-        (s, _) => Transport::Completion(StreamWrapper::new_with_buffer_size(
-            s,
-            buffer_size,
-            buffer_size,
-        )),
-    };
+    let transport = Transport::new(stream, io, buffer_size).map_err(HandshakeError::Io)?;
     let io = H2Io::upstream(transport);
     let run = async {
         let (send, mut conn) = builder(cfg)

@@ -44,6 +44,34 @@ pub enum Transport {
     Completion(StreamWrapper<Stream>),
 }
 
+impl Transport {
+    /// The transport `io` asks for over `stream`. Readiness over TLS hands the session
+    /// our own driver handshook to rustls (`tls/poll.rs`); it fails when the session is
+    /// not idle or the socket cannot be polled. `buffer_size`: completion's buffers.
+    pub fn new(
+        stream: Stream,
+        io: crate::config::Http2Io,
+        buffer_size: usize,
+    ) -> io::Result<Transport> {
+        use crate::config::Http2Io::Readiness;
+        use monoio::io::IntoPollIo;
+        Ok(match (stream, io) {
+            (Stream::Plain(tcp), Readiness) => Transport::Readiness(tcp.into_poll_io()?),
+            (Stream::Tls(t), Readiness) => {
+                let (tcp, session, ahead) = t
+                    .into_parts()
+                    .ok_or_else(|| io::Error::other("the TLS session is not idle"))?;
+                Transport::TlsReadiness(Box::new(TlsPoll::new(tcp.into_poll_io()?, session, ahead)))
+            }
+            (s, _) => Transport::Completion(StreamWrapper::new_with_buffer_size(
+                s,
+                buffer_size,
+                buffer_size,
+            )),
+        })
+    }
+}
+
 /// Dispatches a poll method over the transports.
 macro_rules! each {
     ($t:expr, $s:ident => $e:expr) => {

@@ -22,20 +22,17 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::{Reason, RecvStream};
-use monoio::io::IntoPollIo;
-use monoio_compat::StreamWrapper;
 use tollgate_proto::h1::{H1Error, Status};
 use tollgate_proto::h2::{FloodLimits, FrameScanner, Stop};
 
 use super::bridge::{synthesize, H2Stream};
 use super::io::{GuardState, H2Io, Transport};
-use crate::config::{Http2, Http2Io};
+use crate::config::Http2;
 use crate::metrics::H2Error;
 use crate::runtime::Worker;
 use crate::server::conn::ClientConn;
 use crate::server::h1::{begin, dispatch, finish};
 use crate::server::ProxyError;
-use crate::tls::poll::TlsPoll;
 use crate::tls::Stream;
 
 /// How long a connection that must close (drain, flood) may take to send its GOAWAY
@@ -75,31 +72,12 @@ pub async fn serve(stream: Stream, prefix: Bytes, peer: SocketAddr, w: &Rc<Worke
     let cc = w.current();
     let cfg = &cc.config.http2;
     let tls = stream.is_tls();
-    let transport = match (stream, cfg.io) {
-        (Stream::Plain(tcp), Http2Io::Readiness) => match tcp.into_poll_io() {
-            Ok(s) => Transport::Readiness(s),
-            Err(e) => {
-                tracing::debug!(%peer, error = %e, "cannot poll the socket for HTTP/2; closing");
-                return;
-            }
-        },
-        (Stream::Tls(t), Http2Io::Readiness) => {
-            let Some((tcp, session, ahead)) = t.into_parts() else {
-                return;
-            };
-            match tcp.into_poll_io() {
-                Ok(s) => Transport::TlsReadiness(Box::new(TlsPoll::new(s, session, ahead))),
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "cannot poll the socket for HTTP/2; closing");
-                    return;
-                }
-            }
+    let transport = match Transport::new(stream, cfg.io, w.buffer_size()) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "cannot set up the socket for HTTP/2; closing");
+            return;
         }
-        (s, _) => Transport::Completion(StreamWrapper::new_with_buffer_size(
-            s,
-            w.buffer_size(),
-            w.buffer_size(),
-        )),
     };
     let guard = Rc::new(GuardState::default());
     let scanner = FrameScanner::new(flood_limits(cfg));
