@@ -3,6 +3,12 @@
 //! The driver is io_uring when the kernel allows it and epoll otherwise (monoio's
 //! `FusionDriver`); `force_epoll` skips io_uring. Nothing here is shared between threads
 //! once they start.
+//!
+//! The io_uring ring is set up like the gateway's (`core/src/runtime/driver.rs`): task
+//! work runs when the worker asks for completions instead of interrupting it. That
+//! matters beyond this process: on loopback, whoever sends to our sockets pays for
+//! waking us, so a plain ring here makes the proxy under test spend an interrupt of our
+//! CPU per message it sends us.
 
 use std::future::Future;
 use std::thread::JoinHandle;
@@ -40,6 +46,20 @@ impl Driver {
     }
 }
 
+const RING_ENTRIES: u32 = 4096;
+
+/// COOP_TASKRUN + SINGLE_ISSUER + DEFER_TASKRUN: completions are reaped when this thread
+/// waits for them, with no task-work interrupt per completion. Each worker thread builds
+/// and alone uses its ring. Kernels before 6.1 refuse the flags; `block_on` then builds
+/// a plain ring.
+fn tuned_ring() -> io_uring::Builder {
+    let mut b = io_uring::IoUring::builder();
+    b.setup_coop_taskrun()
+        .setup_single_issuer()
+        .setup_defer_taskrun();
+    b
+}
+
 /// Runs `make()` to completion on a fresh monoio runtime (timer enabled) on this thread.
 pub fn block_on<F, Fut>(driver: Driver, make: F) -> std::io::Result<Fut::Output>
 where
@@ -48,10 +68,18 @@ where
 {
     match driver {
         Driver::IoUring => {
+            let plain = || {
+                monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+                    .with_entries(RING_ENTRIES)
+                    .enable_timer()
+                    .build()
+            };
             let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
-                .with_entries(4096)
+                .with_entries(RING_ENTRIES)
+                .uring_builder(tuned_ring())
                 .enable_timer()
-                .build()?;
+                .build()
+                .or_else(|_| plain())?;
             Ok(rt.block_on(make()))
         }
         Driver::Epoll => {
