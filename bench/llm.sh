@@ -12,6 +12,10 @@
 #            provider of kind "openai" whose upstream cluster is that same mock;
 #   builtin  the same Tollgate, model served by its built-in `kind = "mock"` provider
 #            (no upstream at all): the gateway alone.
+#   nginx    a peer for scale, not in the default: nginx (Debian's; ONE worker on
+#            --proxy-cpu) as a plain reverse proxy to the same mock, proxy_buffering
+#            off, upstream keep-alive. It does none of the LLM work (no body parsing,
+#            no accounting): what any proxy in the path costs on this machine.
 #
 # Scenarios:
 #   overhead  open loop at --rate non-streaming POST /v1/chat/completions (16 output
@@ -60,6 +64,7 @@ QUIET_WAIT=600
 BUILD=1
 ACCESS_LOG=0
 ISOLATE=0
+PROBE=0
 ISOLATE_STATE=""
 TARGETS=direct,gateway,builtin
 
@@ -67,7 +72,7 @@ usage() {
     cat <<EOF
 usage: bench/llm.sh [options]
   --scenario LIST      overhead, streams, or both (default $SCENARIOS)
-  --targets LIST       direct, gateway, builtin (default $TARGETS)
+  --targets LIST       direct, gateway, builtin, nginx (default $TARGETS)
   --rounds N           alternating rounds (default $ROUNDS)
   --duration SECS      seconds per overhead run (default $DURATION)
   --rate R             overhead: open-loop requests/s (default $RATE)
@@ -87,6 +92,10 @@ usage: bench/llm.sh [options]
   --isolate            for the whole run, move every other movable thread off the
                        gateway's CPU (tuning/isolate-cpus.sh; restored at exit). Needs
                        root. Recorded in meta.txt as "isolated".
+  --probe              streams: record every proxied run with the kernel's tcp_probe
+                       tracepoint (perf, root) and split its inter-token gaps into what
+                       the mock sent and what the proxy added, at the proxy's sockets
+                       (bench/llm_forwarding.py; SCENARIO/TARGET-ROUND.forwarding.txt)
 EOF
 }
 
@@ -110,6 +119,7 @@ while [[ $# -gt 0 ]]; do
         --out) OUT_BASE=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --isolate) ISOLATE=1; shift ;;
+        --probe) PROBE=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "llm.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -126,7 +136,7 @@ for s in "${SCENARIO_LIST[@]}"; do
     case "$s" in overhead | streams) ;; *) echo "llm.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done
 for t in "${TARGET_LIST[@]}"; do
-    case "$t" in direct | gateway | builtin) ;; *) echo "llm.sh: unknown target $t" >&2; exit 2 ;; esac
+    case "$t" in direct | gateway | builtin | nginx) ;; *) echo "llm.sh: unknown target $t" >&2; exit 2 ;; esac
 done
 MAX_TOKENS=16
 for p in "${POINT_LIST[@]}"; do
@@ -158,6 +168,7 @@ declare -a STARTED=()
 declare -A PID_OF=()
 declare -a LOADER_PIDS=()
 SAMPLER_PID=""
+PROBE_PID=""
 
 cleanup() {
     local rc=$? p all=()
@@ -166,7 +177,7 @@ cleanup() {
         "$ROOT/tuning/isolate-cpus.sh" --restore --state "$ISOLATE_STATE" >&2 || true
     fi
     # Loaders run under `timeout`, the sampler in a subshell: take their children too.
-    for p in $SAMPLER_PID "${LOADER_PIDS[@]}" "${STARTED[@]}"; do
+    for p in $SAMPLER_PID $PROBE_PID "${LOADER_PIDS[@]}" "${STARTED[@]}"; do
         all+=("$p" $(descendants "$p"))
     done
     if ((${#all[@]})); then
@@ -240,18 +251,24 @@ metrics() { curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/metrics" >"$1" 2>
 # gauge NAME FILE: the sum of a metric's samples (all label sets).
 gauge() { awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $NF } END { print s + 0 }' "$2"; }
 
-# sampler PID FILE: every 2 s, "t_s rss_kb fds client_connections upstream_in_flight" of
-# the gateway, until killed. It runs pinned to the load CPU (one_run starts it so): listing
+# sampler PID FILE [PORT]: every 2 s, "t_s rss_kb fds client_connections
+# upstream_in_flight" of the gateway, until killed. With PORT (a peer that has no
+# /metrics), client connections are the established sockets on that port (`ss`) and
+# in-flight is left at 0. It runs pinned to the load CPU (one_run starts it so): listing
 # the gateway's ~20,000 descriptors takes `find` 20-60 ms, and on the gateway's CPU that
 # stole time from the worker every 2 s and showed in its inter-token p99.
 sampler() {
-    local pid=$1 f=$2 t0=$SECONDS m
+    local pid=$1 f=$2 port=${3:-} t0=$SECONDS m conns inflight
     m=$(mktemp)
     while kill -0 "$pid" 2>/dev/null; do
-        metrics "$m"
+        if [[ -n "$port" ]]; then
+            conns=$(ss -Htn state established "( sport = :$port )" 2>/dev/null | wc -l) inflight=0
+        else
+            metrics "$m"
+            conns=$(gauge tollgate_connections_active "$m") inflight=$(gauge tollgate_upstream_in_flight "$m")
+        fi
         printf '%s\t%s\t%s\t%s\t%s\n' "$((SECONDS - t0))" "$(rss_kb "$pid")" \
-            "$(find /proc/"$pid"/fd -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)" \
-            "$(gauge tollgate_connections_active "$m")" "$(gauge tollgate_upstream_in_flight "$m")" >>"$f"
+            "$(find /proc/"$pid"/fd -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)" "$conns" "$inflight" >>"$f"
         sleep 2
     done
     rm -f "$m"
@@ -265,6 +282,10 @@ fi
 for b in tollgate tollgate-load tollgate-mock llm-report; do
     [[ -x "$REL/$b" ]] || { log "missing $REL/$b (run without --no-build)"; exit 1; }
 done
+if ((PROBE)); then
+    command -v perf >/dev/null || { log "--probe needs perf (linux-perf)"; exit 1; }
+    [[ $(id -u) == 0 ]] || { log "--probe needs root (a system-wide tracepoint)"; exit 1; }
+fi
 if ((ISOLATE)); then
     ISOLATE_STATE="$OUT/isolate.state"
     # On failure the exit trap still restores whatever the state file recorded.
@@ -282,6 +303,7 @@ log "open files limit: $NOFILE (hard $(ulimit -Hn))"
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "command: bench/llm.sh $ORIG_ARGS"
     echo "isolated: $( ((ISOLATE)) && echo "CPU $PROXY_CPU (tuning/isolate-cpus.sh; see logs/isolate.log)" || echo no)"
+    echo "tcp_probe recording: $( ((PROBE)) && echo "yes (costs the proxy a few %)" || echo no)"
     echo "scenarios: $SCENARIOS; targets: $TARGETS; rounds: $ROUNDS"
     echo "overhead: open loop $RATE req/s, ${DURATION}s per run, at most $OPEN_CONNECTIONS connections"
     echo "streams: $STREAM_POINTS (streams x tokens/s x tokens); $STREAM_LOADERS loaders started over up to ${STREAM_RAMP}s"
@@ -470,22 +492,85 @@ GW_PID=${PID_OF[gateway]}
 log "gateway: pid $GW_PID on 127.0.0.1:$GW_PORT (CPU $PROXY_CPU), admin 127.0.0.1:$ADMIN_PORT; RSS $(rss_kb "$GW_PID") kB"
 "$REL/tollgate" --version >>"$OUT/meta.txt" 2>&1 || true
 
+# --- nginx (only when it is a target) ---------------------------------------------------
+NGX_PORT="" NGX_PID=""
+if [[ ",$TARGETS," == *,nginx,* ]]; then
+    NGX_BIN=$(command -v nginx || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; }) ||
+        { log "target nginx: nginx is not installed (scripts/install-test-deps.sh installs it)"; exit 1; }
+    NGX_PORT=$(free_port) || { log "no free port"; exit 1; }
+    mkdir -p "$OUT/nginx/logs" "$OUT/nginx/tmp"
+    cpu_mask=1
+    for _ in $(seq 1 "$PROXY_CPU"); do cpu_mask="${cpu_mask}0"; done
+    cat >"$OUT/conf/nginx.conf" <<EOF
+# ONE worker on CPU $PROXY_CPU, a plain reverse proxy to the mock: upstream keep-alive,
+# proxy_buffering off (SSE events forwarded as they come), no access log. Descriptors
+# and connections sized like the gateway's (2 per stream).
+worker_processes 1;
+worker_cpu_affinity $cpu_mask;
+worker_rlimit_nofile $NOFILE;
+daemon off;
+pid $OUT/nginx/nginx.pid;
+error_log $OUT/logs/nginx-error.log warn;
+events { worker_connections $NOFILE; }
+http {
+    access_log off;
+    client_body_temp_path $OUT/nginx/tmp/client;
+    proxy_temp_path $OUT/nginx/tmp/proxy;
+    fastcgi_temp_path $OUT/nginx/tmp/fastcgi;
+    uwsgi_temp_path $OUT/nginx/tmp/uwsgi;
+    scgi_temp_path $OUT/nginx/tmp/scgi;
+    keepalive_requests 1000000;
+    upstream mock {
+        server $MOCK_HOST:$MOCK_PORT;
+        keepalive 1024;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$NGX_PORT backlog=4096;
+        location / {
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_read_timeout 300s;
+        }
+    }
+}
+EOF
+    "$NGX_BIN" -t -p "$OUT/nginx" -c "$OUT/conf/nginx.conf" >"$OUT/logs/nginx-t.log" 2>&1 ||
+        { log "nginx: config test failed: $(tail -2 "$OUT/logs/nginx-t.log" | tr '\n' ' ')"; exit 1; }
+    start nginx "$PROXY_CPU" "$OUT/logs/nginx.log" "$NGX_BIN" -p "$OUT/nginx" -c "$OUT/conf/nginx.conf"
+    for _ in $(seq 1 100); do
+        port_open 127.0.0.1 "$NGX_PORT" && break
+        sleep 0.1
+    done
+    port_open 127.0.0.1 "$NGX_PORT" || { log "nginx did not start: $(tail -3 "$OUT/logs/nginx-error.log")"; exit 1; }
+    # The worker does the work; the master only waits.
+    NGX_PID=$(descendants "${PID_OF[nginx]}" | head -1)
+    [[ -n "$NGX_PID" ]] || { log "nginx: no worker process"; exit 1; }
+    "$NGX_BIN" -v >>"$OUT/meta.txt" 2>&1 || true
+    log "nginx: worker pid $NGX_PID on 127.0.0.1:$NGX_PORT (CPU $PROXY_CPU)"
+fi
+
 # --- request bodies --------------------------------------------------------------------
 body() { # model stream max_tokens
     printf '{"model":"%s","stream":%s,"max_tokens":%d,"messages":[{"role":"system","content":"You are a terse assistant."},{"role":"user","content":"Say hello to the benchmark in a few words."}]}\n' "$1" "$2" "$3"
 }
 body bench false 16 >"$OUT/bodies/overhead-gateway.json"
 cp "$OUT/bodies/overhead-gateway.json" "$OUT/bodies/overhead-direct.json"
+cp "$OUT/bodies/overhead-gateway.json" "$OUT/bodies/overhead-nginx.json"
 body builtin false 16 >"$OUT/bodies/overhead-builtin.json"
 for i in "${!P_NAME[@]}"; do
     body "bench-s$i" true "${P_TOKENS[$i]}" >"$OUT/bodies/${P_NAME[$i]}-gateway.json"
     cp "$OUT/bodies/${P_NAME[$i]}-gateway.json" "$OUT/bodies/${P_NAME[$i]}-direct.json"
+    cp "$OUT/bodies/${P_NAME[$i]}-gateway.json" "$OUT/bodies/${P_NAME[$i]}-nginx.json"
     body "builtin-s$i" true "${P_TOKENS[$i]}" >"$OUT/bodies/${P_NAME[$i]}-builtin.json"
 done
 
 url_of() { # target
     case "$1" in
         direct) echo "http://$MOCK_HOST:$MOCK_PORT/v1/chat/completions" ;;
+        nginx) echo "http://127.0.0.1:$NGX_PORT/v1/chat/completions" ;;
         *) echo "http://127.0.0.1:$GW_PORT/v1/chat/completions" ;;
     esac
 }
@@ -500,22 +585,30 @@ one_run() {
     local scenario=$1 target=$2 round=$3 streams=$4 loaders=$5 ramp=$6
     shift 6
     local rel="$scenario/$target-$round" t0 t1 p0 p1 l0 l1 la rss0 rss1 rc=0 samples=- i k nk step w0 w1
-    local jsons=() count=()
+    local jsons=() count=() pid=$GW_PID port=""
+    # CPU time and memory are the process under test's: nginx's worker for nginx.
+    [[ "$target" == nginx ]] && pid=$NGX_PID port=$NGX_PORT
     mkdir -p "$OUT/$scenario"
     la=$(loadavg1)
-    rss0=$(rss_kb "$GW_PID")
+    rss0=$(rss_kb "$pid")
     metrics "$OUT/$rel.metrics-before"
     if [[ "$streams" != - ]]; then
         samples="$rel.samples.tsv"
         : >"$OUT/$samples"
         (
             taskset -pc "$LOAD_CPU" "$BASHPID" >/dev/null
-            sampler "$GW_PID" "$OUT/$samples"
+            sampler "$pid" "$OUT/$samples" "$port"
         ) &
         SAMPLER_PID=$!
     fi
     step=$(awk -v r="$ramp" -v k="$loaders" 'BEGIN { printf "%.3f", (k > 1 ? r / k : 0) }')
-    t0=$(proc_ticks "$GW_PID")
+    if ((PROBE)) && [[ "$streams" != - && "$target" != direct && "$target" != builtin ]]; then
+        perf record -q -a -e tcp:tcp_probe --filter 'data_len > 0' -o "$OUT/$rel.probe.data" \
+            >"$OUT/logs/probe-$scenario-$target-$round.log" 2>&1 &
+        PROBE_PID=$!
+        sleep 1 # perf is recording before the first stream starts
+    fi
+    t0=$(proc_ticks "$pid")
     p0=$(cpu_jiffies "$PROXY_CPU")
     l0=$(cpu_jiffies "$LOAD_CPU")
     w0=$(date +%s.%N)
@@ -536,16 +629,27 @@ one_run() {
     for k in "${LOADER_PIDS[@]}"; do wait "$k" || rc=$?; done
     LOADER_PIDS=()
     w1=$(date +%s.%N)
+    if [[ -n "$PROBE_PID" ]]; then
+        kill -INT "$PROBE_PID" 2>/dev/null || true
+        wait "$PROBE_PID" 2>/dev/null || true
+        PROBE_PID=""
+        local port=$GW_PORT
+        [[ "$target" == nginx ]] && port=$NGX_PORT
+        perf script -i "$OUT/$rel.probe.data" 2>/dev/null |
+            "$ROOT/bench/llm_forwarding.py" "$port" "$MOCK_PORT" >"$OUT/$rel.forwarding.txt" 2>&1 || true
+        rm -f "$OUT/$rel.probe.data"
+        log "$scenario round $round $target, at the sockets: $(grep -h 'gap p99 added\|forwarding delay' "$OUT/$rel.forwarding.txt" | tr '\n' ' ')"
+    fi
     p1=$(cpu_jiffies "$PROXY_CPU")
     l1=$(cpu_jiffies "$LOAD_CPU")
-    t1=$(proc_ticks "$GW_PID")
+    t1=$(proc_ticks "$pid")
     if [[ -n "$SAMPLER_PID" ]]; then
         sleep 3 # the closed connections are gone, memory given back or not
         kill "$SAMPLER_PID" 2>/dev/null || true
         wait "$SAMPLER_PID" 2>/dev/null || true
         SAMPLER_PID=""
     fi
-    rss1=$(rss_kb "$GW_PID")
+    rss1=$(rss_kb "$pid")
     metrics "$OUT/$rel.metrics-after"
     local ticks=-
     [[ "$target" != direct && "$t0" != - && "$t1" != - ]] && ticks=$((t1 - t0))
@@ -612,7 +716,8 @@ for scenario in "${SCENARIO_LIST[@]}"; do
                 extra=()
                 case "$target" in
                     builtin) n=${P_N_BUILTIN[$i]} ;;
-                    direct) extra=(-H "x-mock-tps: ${P_TPS[$i]}" -H "x-mock-delay-ms: 0-$((1000 / P_TPS[i]))") ;;
+                    # nginx passes the pacing headers on to the mock as they are.
+                    direct | nginx) extra=(-H "x-mock-tps: ${P_TPS[$i]}" -H "x-mock-delay-ms: 0-$((1000 / P_TPS[i]))") ;;
                 esac
                 one_run "$name" "$target" "$round" "$n" "$loaders" "$ramp" \
                     --body-file "$OUT/bodies/$name-$target.json" "${extra[@]}" --timeout "$((stream_s + ramp + 60))s"

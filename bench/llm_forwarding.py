@@ -21,15 +21,20 @@ It prints, per token event:
   p99 of the gaps reaching it, the same streams in the same run (the issue's "added
   inter-token latency p99", measured at the gateway's sockets, so that neither the
   mock's nor the load generator's scheduling enters it);
-- the gateway's forwarding delay: token-sized packets (255..270 bytes; the gateway
-  passes the mock's events through unchanged) into the gateway's upstream sockets and
-  out to the load generator, all sorted by time, the k-th out minus the k-th in. That
-  is exact for a first-come first-served gateway and otherwise says how far its output
-  runs behind its input. Per stream the client side has two token packets more (the
-  first and the last token leave with the response head and with the finish, whose
-  upstream packets were larger): they are left out so that both sides count the same
-  events. Streams cut off by the recording's start or end break the count: record the
-  whole run (a difference of up to 50 events is aligned away).
+- the gateway's forwarding delay: token-sized packets (-8..+16 bytes around the most
+  common size of the mock's packets; the gateway passes the mock's events through
+  unchanged, and so does a proxy that keeps the chunk framing, as nginx does) into the
+  gateway's upstream sockets and out to the load generator, all sorted by time, the
+  k-th out minus the k-th in. That is exact for a first-come first-served gateway and
+  otherwise says how far its output runs behind its input.
+
+Where the first and the last token travel differs by side (from the mock they share a
+packet with the response head and with the finish; Tollgate sends them on their own,
+nginx sends the head alone and joins the first two events), a stream has more token
+packets on one side: as many are left out at each end of that side's streams as make
+the typical stream count the same on both. Streams cut off by the recording's start or
+end break the count: record the whole run (a difference of up to 50 events is aligned
+away). The gateway port may be any proxy's listen port.
 """
 
 import collections
@@ -58,30 +63,59 @@ def main():
     gw, mock = sys.argv[1], sys.argv[2]
     # Keyed by the receiving socket's port: the load generator's for what the gateway
     # sent, the gateway's upstream one for what the mock sent.
-    out = collections.defaultdict(list)
-    up = collections.defaultdict(list)
+    packets = []
     for text in sys.stdin:
         m = PROBE.search(text)
         if not m:
             continue
         t, _src, sport, daddr, dport, n = m.groups()
-        if not 255 <= int(n) <= 270:
-            continue
         if dport == gw:
-            out[sport].append(float(t))
+            packets.append((False, sport, float(t), int(n)))
         elif daddr == "127.0.0.2" and dport == mock:
-            up[sport].append(float(t))
+            packets.append((True, sport, float(t), int(n)))
+    # Token events are the bulk of the mock's packets and of one size give or take the
+    # digits of the text (the model name and id in each event set it).
+    sizes = collections.Counter(n for is_up, _, _, n in packets if is_up)
+    if not sizes:
+        sys.exit("no packets from the mock for these ports (is the mock on 127.0.0.2?)")
+    token = sizes.most_common(1)[0][0]
+    out = collections.defaultdict(list)
+    up = collections.defaultdict(list)
+    for is_up, sport, t, n in packets:
+        if token - 8 <= n <= token + 16:
+            (up if is_up else out)[sport].append(t)
     if not out or not up:
         sys.exit("no token packets for these ports (is the mock on 127.0.0.2?)")
-    ins, outs = [], []
-    for ts in up.values():
-        ts.sort()
-        ins += ts
-    for k in out:
-        out[k] = sorted(out[k])[1:-1]
-        outs += out[k]
-    ins.sort()
-    outs.sort()
+    for flows in (up, out):
+        for ts in flows.values():
+            ts.sort()
+
+    def typical(flows):
+        return sorted(len(ts) for ts in flows.values())[len(flows) // 2]
+
+    def trimmed(flows, front, back):
+        return {k: ts[front : len(ts) - back] for k, ts in flows.items()}
+
+    def flat(flows):
+        return sorted(t for ts in flows.values() for t in ts)
+
+    def negatives(ins, outs):
+        return sum(1 for i, o in zip(ins[:20000], outs[:20000]) if o < i)
+
+    # The side with more token packets per stream loses the extra ones at its streams'
+    # ends, split between front and back as leaves the fewest tokens out before in.
+    extra = typical(out) - typical(up)
+    best = None
+    for front in range(abs(extra) + 1):
+        if extra >= 0:
+            u, o = up, trimmed(out, front, extra - front)
+        else:
+            u, o = trimmed(up, front, -extra - front), out
+        neg = negatives(flat(u), flat(o))
+        if best is None or neg < best[0]:
+            best = (neg, u, o)
+    _, up, out = best
+    ins, outs = flat(up), flat(out)
     print(f"streams {len(up)} upstream / {len(out)} client; token events in {len(ins)}, out {len(outs)}")
     p99 = {}
     for name, flows in (("token gaps into the gateway", up), ("token gaps out of the gateway", out)):

@@ -497,6 +497,7 @@ fn label(target: &str) -> &str {
         "direct" => "direct (mock)",
         "gateway" => "gateway → mock (openai provider)",
         "builtin" => "gateway, built-in mock provider",
+        "nginx" => "nginx → mock (plain proxy, no LLM work)",
         t => t,
     }
 }
@@ -686,12 +687,13 @@ pub fn report_dir(dir: &Path) -> Result<(String, Value)> {
                 rounds: figs[&(scenario.clone(), t.clone())].clone(),
             })
             .collect();
-        // direct, gateway, builtin: the order of the tables, whatever order they ran in.
+        // direct, gateway, builtin, nginx: the order of the tables, whatever order they
+        // ran in.
         let rank = |t: &str| {
-            ["direct", "gateway", "builtin"]
+            ["direct", "gateway", "builtin", "nginx"]
                 .iter()
                 .position(|x| *x == t)
-                .unwrap_or(3)
+                .unwrap_or(4)
         };
         rows.sort_by_key(|r| rank(&r.target));
         let meta = metas.get(scenario).cloned().unwrap_or(Value::Null);
