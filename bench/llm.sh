@@ -603,7 +603,8 @@ one_run() {
     fi
     step=$(awk -v r="$ramp" -v k="$loaders" 'BEGIN { printf "%.3f", (k > 1 ? r / k : 0) }')
     if ((PROBE)) && [[ "$streams" != - && "$target" != direct && "$target" != builtin ]]; then
-        perf record -q -a -e tcp:tcp_probe --filter 'data_len > 0' -o "$OUT/$rel.probe.data" \
+        # On the load CPU, like the sampler: not on the proxy's.
+        taskset -c "$LOAD_CPU" perf record -q -a -e tcp:tcp_probe --filter 'data_len > 0' -o "$OUT/$rel.probe.data" \
             >"$OUT/logs/probe-$scenario-$target-$round.log" 2>&1 &
         PROBE_PID=$!
         sleep 1 # perf is recording before the first stream starts
@@ -629,17 +630,6 @@ one_run() {
     for k in "${LOADER_PIDS[@]}"; do wait "$k" || rc=$?; done
     LOADER_PIDS=()
     w1=$(date +%s.%N)
-    if [[ -n "$PROBE_PID" ]]; then
-        kill -INT "$PROBE_PID" 2>/dev/null || true
-        wait "$PROBE_PID" 2>/dev/null || true
-        PROBE_PID=""
-        local port=$GW_PORT
-        [[ "$target" == nginx ]] && port=$NGX_PORT
-        perf script -i "$OUT/$rel.probe.data" 2>/dev/null |
-            "$ROOT/bench/llm_forwarding.py" "$port" "$MOCK_PORT" >"$OUT/$rel.forwarding.txt" 2>&1 || true
-        rm -f "$OUT/$rel.probe.data"
-        log "$scenario round $round $target, at the sockets: $(grep -h 'gap p99 added\|forwarding delay' "$OUT/$rel.forwarding.txt" | tr '\n' ' ')"
-    fi
     p1=$(cpu_jiffies "$PROXY_CPU")
     l1=$(cpu_jiffies "$LOAD_CPU")
     t1=$(proc_ticks "$pid")
@@ -651,6 +641,19 @@ one_run() {
     fi
     rss1=$(rss_kb "$pid")
     metrics "$OUT/$rel.metrics-after"
+    # The recording is split after the run's CPU and memory figures were taken: reading
+    # it back takes a minute of CPU.
+    if [[ -n "$PROBE_PID" ]]; then
+        kill -INT "$PROBE_PID" 2>/dev/null || true
+        wait "$PROBE_PID" 2>/dev/null || true
+        PROBE_PID=""
+        local port=$GW_PORT
+        [[ "$target" == nginx ]] && port=$NGX_PORT
+        taskset -c "$LOAD_CPU" perf script -i "$OUT/$rel.probe.data" 2>/dev/null |
+            taskset -c "$LOAD_CPU" "$ROOT/bench/llm_forwarding.py" "$port" "$MOCK_PORT" >"$OUT/$rel.forwarding.txt" 2>&1 || true
+        rm -f "$OUT/$rel.probe.data"
+        log "$scenario round $round $target, at the sockets: $(grep -h 'gap p99 added\|forwarding delay' "$OUT/$rel.forwarding.txt" | tr '\n' ' ')"
+    fi
     local ticks=-
     [[ "$target" != direct && "$t0" != - && "$t1" != - ]] && ticks=$((t1 - t0))
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$target" "$round" \

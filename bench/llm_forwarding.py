@@ -99,11 +99,14 @@ def main():
     def flat(flows):
         return sorted(t for ts in flows.values() for t in ts)
 
-    def negatives(ins, outs):
-        return sum(1 for i, o in zip(ins[:20000], outs[:20000]) if o < i)
+    def median_delay(ins, outs):
+        d = sorted(o - i for i, o in zip(ins[:20000], outs[:20000]))
+        return d[len(d) // 2] if d else 0.0
 
     # The side with more token packets per stream loses the extra ones at its streams'
-    # ends, split between front and back as leaves the fewest tokens out before in.
+    # ends, split between front and back where the k-th out and the k-th in are then
+    # closest (a wrong split pairs every token with its stream's next or last one, a
+    # whole gap away).
     extra = typical(out) - typical(up)
     best = None
     for front in range(abs(extra) + 1):
@@ -111,9 +114,9 @@ def main():
             u, o = up, trimmed(out, front, extra - front)
         else:
             u, o = trimmed(up, front, -extra - front), out
-        neg = negatives(flat(u), flat(o))
-        if best is None or neg < best[0]:
-            best = (neg, u, o)
+        off = abs(median_delay(flat(u), flat(o)))
+        if best is None or off < best[0]:
+            best = (off, u, o)
     _, up, out = best
     ins, outs = flat(up), flat(out)
     print(f"streams {len(up)} upstream / {len(out)} client; token events in {len(ins)}, out {len(outs)}")
