@@ -1074,6 +1074,67 @@ fn requests_pipelined_behind_a_stream_are_answered_after_it() {
     assert_eq!(access_log(&gw, 4).len(), 4);
 }
 
+#[test]
+fn a_client_that_stops_reading_holds_the_provider_back_and_then_gets_every_event() {
+    // 24,000 events of ~1 KiB, sent by the provider as fast as it can: more than the
+    // socket buffers between provider, gateway and client can hold. The client sends
+    // its request and does not read for a second. The gateway must stop reading the provider
+    // (back-pressure, not memory), and once the client reads again every event must
+    // arrive once and in order: the relay writes what the socket takes at once and
+    // queues only the rest, so this also covers a write that is cut short.
+    const WORDS: usize = 24_000;
+    let words: Vec<String> = (0..WORDS)
+        .map(|i| format!(" w{i:05}-{}", "x".repeat(1000)))
+        .collect();
+    let up = Upstream::start(move |_| {
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        Reply::Paced(openai_stream(
+            &words,
+            Some((5, WORDS as u64)),
+            Duration::ZERO,
+        ))
+    });
+    let llm = format!(
+        "{}\n[[llm.models]]\nname = \"m\"\n[[llm.models.deployments]]\nprovider = \"p\"\n",
+        provider("p", "openai", "")
+    );
+    let gw = start(1, &cluster("p", &up), "{}", &llm);
+
+    let mut c = Conn::open(&gw.addr());
+    c.send(
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{M_STREAM}",
+            M_STREAM.len()
+        )
+        .as_bytes(),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        up.request_count(),
+        1,
+        "the provider was not asked within a second"
+    );
+    assert!(
+        up.stream_ends().is_empty(),
+        "the provider finished while the client was not reading: {:?}",
+        up.stream_ends()
+    );
+
+    let r = c.read_response("POST").expect("the whole stream");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let evs = events(&r.body);
+    let chunks = data_chunks(&evs);
+    let content = content_of(&chunks);
+    let expected: String = (0..WORDS)
+        .map(|i| format!(" w{i:05}-{}", "x".repeat(1000)))
+        .collect();
+    assert_eq!(content.len(), expected.len(), "events lost or repeated");
+    assert!(content == expected, "events out of order or damaged");
+    assert_eq!(evs.last().map(|e| e.data.as_str()), Some("[DONE]"));
+    let end = up.first_stream_end(Duration::from_secs(10));
+    assert_eq!(end.outcome, StreamOutcome::Complete, "{end:?}");
+}
+
 // ---------------------------------------------------------------------------------------
 // 8. Access log and metrics
 // ---------------------------------------------------------------------------------------
