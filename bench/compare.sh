@@ -228,11 +228,6 @@ build() {
 }
 
 # --- configs ---------------------------------------------------------------------------
-cpu_mask() { # cpu number -> nginx affinity bitmask ("1" then N zeros)
-    local m=1
-    for _ in $(seq 1 "$1"); do m="${m}0"; done
-    echo "$m"
-}
 
 write_configs() {
     local mock=$1
@@ -277,11 +272,7 @@ error_log $OUT/logs/nginx-error.log warn;
 events { worker_connections 16384; }
 http {
     access_log off;
-    client_body_temp_path $OUT/nginx/tmp/client;
-    proxy_temp_path $OUT/nginx/tmp/proxy;
-    fastcgi_temp_path $OUT/nginx/tmp/fastcgi;
-    uwsgi_temp_path $OUT/nginx/tmp/uwsgi;
-    scgi_temp_path $OUT/nginx/tmp/scgi;
+$(nginx_temp_paths "$OUT")
     # 16 KiB bodies stay in memory (the default buffer would spill them to a file).
     client_body_buffer_size 64k;
     keepalive_requests 1000000;

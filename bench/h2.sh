@@ -552,11 +552,6 @@ EOF
 tollgate_config readiness "$(tollgate_listeners tollgate)" >"$OUT/conf/tollgate.toml"
 tollgate_config completion "$(tollgate_listeners tollgate-completion)" >"$OUT/conf/tollgate-completion.toml"
 
-cpu_mask() { # cpu number -> nginx affinity bitmask ("1" then N zeros)
-    local m=1
-    for _ in $(seq 1 "$1"); do m="${m}0"; done
-    echo "$m"
-}
 # nginx 1.25.1 replaced `listen ... http2` with the `http2 on` directive.
 version_ge() { [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" == "$2" ]]; }
 if [[ -n "$NGINX_VERSION" ]] && version_ge "$NGINX_VERSION" 1.25.1; then
@@ -597,11 +592,7 @@ error_log $OUT/logs/nginx-error.log warn;
 events { worker_connections 16384; }
 http {
     access_log off;
-    client_body_temp_path $OUT/nginx/tmp/client;
-    proxy_temp_path $OUT/nginx/tmp/proxy;
-    fastcgi_temp_path $OUT/nginx/tmp/fastcgi;
-    uwsgi_temp_path $OUT/nginx/tmp/uwsgi;
-    scgi_temp_path $OUT/nginx/tmp/scgi;
+$(nginx_temp_paths "$OUT")
     keepalive_requests 100000000;
     ssl_certificate $OUT/tls/cert.pem;
     ssl_certificate_key $OUT/tls/key.pem;

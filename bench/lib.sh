@@ -41,3 +41,18 @@ start() {
     STARTED+=("$pid")
     PID_OF[$name]=$pid
 }
+
+cpu_mask() { # cpu number -> nginx affinity bitmask ("1" then N zeros)
+    local m=1
+    for _ in $(seq 1 "$1"); do m="${m}0"; done
+    echo "$m"
+}
+
+# nginx_temp_paths DIR: the http-block lines that keep nginx's temporary files under
+# DIR/nginx/tmp (the default paths are under /var/lib/nginx, often not writable).
+nginx_temp_paths() {
+    local k
+    for k in client_body proxy fastcgi uwsgi scgi; do
+        printf '    %s_temp_path %s;\n' "$k" "$1/nginx/tmp/${k%_body}"
+    done
+}

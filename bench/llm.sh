@@ -499,14 +499,12 @@ if [[ ",$TARGETS," == *,nginx,* ]]; then
         { log "target nginx: nginx is not installed (scripts/install-test-deps.sh installs it)"; exit 1; }
     NGX_PORT=$(free_port) || { log "no free port"; exit 1; }
     mkdir -p "$OUT/nginx/logs" "$OUT/nginx/tmp"
-    cpu_mask=1
-    for _ in $(seq 1 "$PROXY_CPU"); do cpu_mask="${cpu_mask}0"; done
     cat >"$OUT/conf/nginx.conf" <<EOF
 # ONE worker on CPU $PROXY_CPU, a plain reverse proxy to the mock: upstream keep-alive,
 # proxy_buffering off (SSE events forwarded as they come), no access log. Descriptors
 # and connections sized like the gateway's (2 per stream).
 worker_processes 1;
-worker_cpu_affinity $cpu_mask;
+worker_cpu_affinity $(cpu_mask "$PROXY_CPU");
 worker_rlimit_nofile $NOFILE;
 daemon off;
 pid $OUT/nginx/nginx.pid;
@@ -514,11 +512,7 @@ error_log $OUT/logs/nginx-error.log warn;
 events { worker_connections $NOFILE; }
 http {
     access_log off;
-    client_body_temp_path $OUT/nginx/tmp/client;
-    proxy_temp_path $OUT/nginx/tmp/proxy;
-    fastcgi_temp_path $OUT/nginx/tmp/fastcgi;
-    uwsgi_temp_path $OUT/nginx/tmp/uwsgi;
-    scgi_temp_path $OUT/nginx/tmp/scgi;
+$(nginx_temp_paths "$OUT")
     keepalive_requests 1000000;
     upstream mock {
         server $MOCK_HOST:$MOCK_PORT;
