@@ -289,6 +289,11 @@ fn stalled_body_is_408_after_body_read_timeout() {
         0,
         "the upstream never got a whole request"
     );
+    assert_eq!(
+        up.connections(),
+        0,
+        "a small body that stalls holds no upstream connection"
+    );
 }
 
 /// `max_body_bytes` bounds the body's data, as it does for Content-Length: a chunked

@@ -881,29 +881,7 @@ fn client_leaving_mid_stream_closes_the_provider_connection() {
     let gw = start(1, &cluster("p", &up), "{}", &llm);
 
     let mut c = Conn::open(&gw.addr());
-    c.send(
-        format!(
-            "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{M_STREAM}",
-            M_STREAM.len()
-        )
-        .as_bytes(),
-    );
-    // Read until two content chunks have arrived.
-    let mut seen = Vec::new();
-    let mut tmp = [0u8; 4096];
-    while String::from_utf8_lossy(&seen)
-        .matches("\"content\":\" w")
-        .count()
-        < 2
-    {
-        let n = c.stream.read(&mut tmp).expect("stream bytes within 10 s");
-        assert!(
-            n > 0,
-            "gateway closed early: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&tmp[..n]);
-    }
+    let seen = stream_until_chunks(&mut c, 2);
     assert!(
         seen.starts_with(b"HTTP/1.1 200"),
         "{}",
@@ -930,8 +908,8 @@ fn client_leaving_mid_stream_closes_the_provider_connection() {
     assert!(llm["input_tokens"].is_u64(), "{line}");
 }
 
-/// Sends a streamed chat request on `c` and reads until `n` content chunks arrived.
-fn stream_until_chunks(c: &mut Conn, n: usize) -> Vec<u8> {
+/// Sends the streamed chat request `M_STREAM` on `c`.
+fn send_stream_request(c: &mut Conn) {
     c.send(
         format!(
             "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{M_STREAM}",
@@ -939,6 +917,11 @@ fn stream_until_chunks(c: &mut Conn, n: usize) -> Vec<u8> {
         )
         .as_bytes(),
     );
+}
+
+/// Sends a streamed chat request on `c` and reads until `n` content chunks arrived.
+fn stream_until_chunks(c: &mut Conn, n: usize) -> Vec<u8> {
+    send_stream_request(c);
     let mut seen = Vec::new();
     let mut tmp = [0u8; 4096];
     while String::from_utf8_lossy(&seen)
@@ -1101,13 +1084,7 @@ fn a_client_that_stops_reading_holds_the_provider_back_and_then_gets_every_event
     let gw = start(1, &cluster("p", &up), "{}", &llm);
 
     let mut c = Conn::open(&gw.addr());
-    c.send(
-        format!(
-            "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{M_STREAM}",
-            M_STREAM.len()
-        )
-        .as_bytes(),
-    );
+    send_stream_request(&mut c);
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(
         up.request_count(),

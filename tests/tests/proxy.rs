@@ -50,6 +50,71 @@ fn get_and_post_with_content_length_are_proxied() {
 }
 
 #[test]
+fn a_small_body_is_read_whole_before_an_upstream_is_tried() {
+    // Up to 16 KiB, a body that arrives in pieces is gathered first: no upstream
+    // connection waits on a slow client, and the upstream gets the whole request.
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(&up.addr.to_string(), ""));
+    let body = "b".repeat(16 * 1024);
+    let mut c = Conn::open(&gw.addr());
+    c.send(
+        format!(
+            "POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    c.send(&body.as_bytes()[..1000]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        up.connections(),
+        0,
+        "an upstream was opened before the body was whole"
+    );
+    c.send(&body.as_bytes()[1000..]);
+    let r = c.read_response("POST").expect("an answer");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(up.requests()[0].body, body.as_bytes());
+
+    // A client that leaves halfway costs the upstream nothing.
+    let mut gone = Conn::open(&gw.addr());
+    gone.send(b"POST /gone HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\nabc");
+    drop(gone);
+    let mut c = Conn::open(&gw.addr());
+    c.send(b"GET /after HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.read_response("GET").expect("an answer").status, 200);
+    let paths: Vec<String> = up.requests().iter().map(|r| r.target.clone()).collect();
+    assert_eq!(paths, ["/small", "/after"]);
+
+    // A larger one streams: the upstream is connected to before the body is complete.
+    // (A fresh pair: the first upstream's connection is pooled now.)
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(&up.addr.to_string(), ""));
+    let big = "B".repeat(16 * 1024 + 1);
+    let mut c = Conn::open(&gw.addr());
+    c.send(
+        format!(
+            "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+            big.len()
+        )
+        .as_bytes(),
+    );
+    c.send(&big.as_bytes()[..1000]);
+    let t0 = std::time::Instant::now();
+    while up.connections() < 1 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the big body did not stream"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    c.send(&big.as_bytes()[1000..]);
+    let r = c.read_response("POST").expect("an answer");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(up.requests()[0].body, big.as_bytes());
+}
+
+#[test]
 fn chunked_bodies_stream_both_ways() {
     let up = Upstream::start(|r| {
         let echo = r.body.clone();

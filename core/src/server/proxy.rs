@@ -80,7 +80,7 @@ pub async fn forward(
     let start = Instant::now();
     cluster.note_request(start);
     let has_body = !matches!(c.head.framing, BodyFraming::None | BodyFraming::Length(0));
-    let body_buffered = match c.head.framing {
+    let mut body_buffered = match c.head.framing {
         BodyFraming::None => true,
         BodyFraming::Length(n) => (n as usize) <= c.buf.len(),
         BodyFraming::Chunked => false,
@@ -98,6 +98,28 @@ pub async fn forward(
             if write_vec(&mut c.stream, &mut c.out).await.is_err() {
                 return Next::Close;
             }
+        }
+    }
+
+    // A small body (up to `COALESCE_MAX`) that has not all arrived yet is read whole
+    // before an upstream is picked, as nginx buffers one that fits its
+    // client_body_buffer_size: the head and the body then leave in one write instead
+    // of three writes and a read, a slow client holds no upstream connection, and the
+    // request can be sent again on a retry.
+    if let BodyFraming::Length(n) = c.head.framing {
+        let n = n as usize;
+        if !body_buffered && n <= COALESCE_MAX {
+            let idle = cc.config.limits.body_read_timeout.get();
+            while c.buf.len() < n {
+                if let Err(e) = read_some(&mut c.stream, &mut c.buf, n, idle).await {
+                    let err = match e {
+                        ReadError::Timeout => ProxyError::BodyTimeout,
+                        ReadError::Closed | ReadError::Io => ProxyError::ClientClosed,
+                    };
+                    return fail_before_upstream(c, cc, err).await;
+                }
+            }
+            body_buffered = true;
         }
     }
 
@@ -163,6 +185,19 @@ pub async fn forward(
             }
         }
     }
+}
+
+/// Ends a request that failed before any upstream was tried (its body stalled or the
+/// client left): 499 for a client that left, else the error's status; the connection
+/// closes either way, as the rest of the body is unread.
+async fn fail_before_upstream(c: &mut ClientConn, cc: &CoreConfig, err: ProxyError) -> Next {
+    if err == ProxyError::ClientClosed {
+        c.ctx.status = 499;
+        c.ctx.error = Some(err.reason());
+    } else {
+        write_error(c, cc, err, true).await;
+    }
+    Next::Close
 }
 
 /// True when the serialiser would reproduce the head byte for byte: no filter edits, no
