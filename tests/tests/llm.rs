@@ -999,7 +999,13 @@ fn requests_pipelined_behind_a_stream_are_answered_after_it() {
 
     let mut c = Conn::open(&gw.addr());
     let head = stream_until_chunks(&mut c, 1);
-    c.send(whole.as_bytes());
+    // Larger than the small buffer the client watch reads into while the stream runs.
+    let padded = whole.replacen(
+        "Host: t\r\n",
+        &format!("Host: t\r\nx-pad: {}\r\n", "p".repeat(6000)),
+        1,
+    );
+    c.send(padded.as_bytes());
     // The rest of the stream, then the whole answer.
     let mut rest = head;
     let mut tmp = [0u8; 4096];
@@ -1110,6 +1116,37 @@ fn a_client_that_stops_reading_holds_the_provider_back_and_then_gets_every_event
     assert_eq!(evs.last().map(|e| e.data.as_str()), Some("[DONE]"));
     let end = up.first_stream_end(Duration::from_secs(10));
     assert_eq!(end.outcome, StreamOutcome::Complete, "{end:?}");
+}
+
+#[test]
+fn an_event_larger_than_the_streams_read_buffer_arrives_whole() {
+    // A stream reads the provider into a 4 KiB buffer (STREAM_READ), not the
+    // connection's 16 KiB one: a 40 KiB event (a long tool-call argument, say) takes
+    // several reads and must still reach the client as one event, between its
+    // neighbours.
+    let big = format!(" {}", "z".repeat(40 * 1024));
+    let words = vec![" a".to_string(), big.clone(), " b".to_string()];
+    let up = Upstream::start(move |_| {
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        Reply::Paced(openai_stream(&words, None, Duration::from_millis(20)))
+    });
+    let llm = format!(
+        "{}\n[[llm.models]]\nname = \"m\"\n[[llm.models.deployments]]\nprovider = \"p\"\n",
+        provider("p", "openai", "")
+    );
+    let gw = start(1, &cluster("p", &up), "{}", &llm);
+    let r = post(&gw, "/v1/chat/completions", M_STREAM, "");
+    assert_sse(&r);
+    let chunks = data_chunks(&events(&r.body));
+    let contents: Vec<&str> = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .filter(|t| !t.is_empty())
+        .collect();
+    assert_eq!(contents.len(), 3, "events split or lost");
+    assert_eq!(contents[0], " a");
+    assert!(contents[1] == big, "the large event was damaged");
+    assert_eq!(contents[2], " b");
 }
 
 // ---------------------------------------------------------------------------------------

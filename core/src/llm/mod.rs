@@ -372,7 +372,18 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
             Attempt::Mock(a) => {
                 let r = if a.stream {
                     let mut src = Source::Mock(mock::MockStream::new(a));
-                    relay(c, cc, &mut src, conv(), dialect, route, keep, &mut outcome).await
+                    relay(
+                        c,
+                        w,
+                        cc,
+                        &mut src,
+                        conv(),
+                        dialect,
+                        route,
+                        keep,
+                        &mut outcome,
+                    )
+                    .await
                 } else {
                     let wait = a.first;
                     let t = Instant::now();
@@ -459,14 +470,25 @@ pub async fn handle(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, keep: bool)
                         .header("content-type")
                         .is_some_and(|v| v.starts_with(b"text/event-stream"));
                     let r = if req.stream && is_sse {
+                        up.shrink_buffer(stream::STREAM_READ);
                         let mut src = Source::Upstream {
                             up: &mut up,
                             reader,
-                            grow,
+                            grow: stream::STREAM_READ,
                             idle,
                         };
-                        let r = relay(c, cc, &mut src, conv(), dialect, route, keep, &mut outcome)
-                            .await;
+                        let r = relay(
+                            c,
+                            w,
+                            cc,
+                            &mut src,
+                            conv(),
+                            dialect,
+                            route,
+                            keep,
+                            &mut outcome,
+                        )
+                        .await;
                         if src.reusable() && matches!(r, RelayResult::Next(_)) {
                             cluster.pool.checkin(up, Instant::now());
                         }
@@ -588,6 +610,7 @@ fn new_converter(
 #[allow(clippy::too_many_arguments)]
 async fn relay(
     c: &mut ClientConn,
+    w: &Worker,
     cc: &CoreConfig,
     src: &mut Source<'_>,
     mut conv: Converter,
@@ -603,7 +626,18 @@ async fn relay(
         deadline: c.ctx.started + cc.config.llm.deadline,
     };
     let mut timing = Timing::default();
-    let end = stream::relay(c, cc, src, &mut conv, client, &commit, !keep, &mut timing).await;
+    let end = stream::relay(
+        c,
+        w,
+        cc,
+        src,
+        &mut conv,
+        client,
+        &commit,
+        !keep,
+        &mut timing,
+    )
+    .await;
     outcome.absorb(&conv);
     outcome.timing.upstream_wait += timing.upstream_wait;
     outcome.timing.first_token = timing.first_token;

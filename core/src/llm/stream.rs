@@ -39,7 +39,7 @@ use super::api::{write_stream_error, Dialect};
 use super::convert::{Converter, Step};
 use super::mock::MockStream;
 use super::upstream::{BodyFail, BodyReader};
-use crate::runtime::CoreConfig;
+use crate::runtime::{CoreConfig, Worker};
 use crate::server::conn::ClientConn;
 use crate::server::io::{read_more, write_vec};
 use crate::tls::Stream;
@@ -50,6 +50,11 @@ use crate::upstream::UpConn;
 const QUIET: Duration = Duration::from_millis(20);
 /// Free space the client watch's read gets in the connection's buffer.
 const WATCH_READ: usize = 2048;
+/// The read buffer of a provider's stream. Its events are small and forwarded as they
+/// come, so the connection's `limits.buffer_size` buffer (16 KiB by default) is let go
+/// for the stream's length: at thousands of streams, a third of the gateway's memory.
+/// A burst larger than this takes more than one read.
+pub const STREAM_READ: usize = 4096;
 
 /// Where the provider's bytes come from.
 pub enum Source<'a> {
@@ -203,6 +208,7 @@ enum Woke {
 #[allow(clippy::too_many_arguments)]
 pub async fn relay(
     c: &mut ClientConn,
+    w: &Worker,
     cc: &CoreConfig,
     src: &mut Source<'_>,
     conv: &mut Converter,
@@ -221,11 +227,21 @@ pub async fn relay(
     };
     let (read, mut write) = tcp.into_split();
     let stop = Canceller::new();
-    let armed = std::pin::pin!(watch_client(
-        read,
-        std::mem::take(&mut c.buf),
-        stop.handle()
-    ));
+    // The request was read whole, so the connection's read buffer (`buffer_size`,
+    // 16 KiB by default) would sit idle under the watch for the whole stream: at
+    // thousands of streams, a third of the gateway's memory. The request head, parsed
+    // in place, still points into it: the head's few hundred bytes are copied out so
+    // that the buffer is really let go (to the worker's pool when it is whole, else
+    // freed), and the watch reads into a small one. A full-size buffer is taken again
+    // when the stream ends.
+    let watch_buf = if c.buf.is_empty() {
+        c.head.buf = Bytes::copy_from_slice(&c.head.buf);
+        w.give_buffer(std::mem::take(&mut c.buf));
+        BytesMut::with_capacity(WATCH_READ)
+    } else {
+        std::mem::take(&mut c.buf)
+    };
+    let armed = std::pin::pin!(watch_client(read, watch_buf, stop.handle()));
     let mut watch = Watch::Armed(armed);
     let mut sink = Sink::Half(&mut write);
     let end = pump(
@@ -249,6 +265,11 @@ pub async fn relay(
     // and the connection ends.)
     if let Some(Ok(tcp)) = read.map(|r| r.reunite(write)) {
         c.stream = Stream::Plain(tcp);
+    }
+    if c.buf.capacity() < w.buffer_size() && !matches!(end, RelayEnd::ClientGone) {
+        let mut full = w.take_buffer();
+        full.extend_from_slice(&c.buf);
+        c.buf = full;
     }
     end
 }

@@ -34,6 +34,16 @@ pub struct UpConn {
 }
 
 impl UpConn {
+    /// Moves what is buffered into a new buffer of `size` bytes when the current one is
+    /// larger, letting the large one go (it is freed once no piece of it is held).
+    pub fn shrink_buffer(&mut self, size: usize) {
+        if self.buf.capacity() > size && self.buf.len() <= size {
+            let mut small = BytesMut::with_capacity(size);
+            small.extend_from_slice(&self.buf);
+            self.buf = small;
+        }
+    }
+
     /// The socket and its buffer, for a tunnel. The tunnel is no longer a pooled
     /// connection, so its slot in the endpoint's count is released here.
     pub fn into_parts(self) -> (Stream, BytesMut) {
