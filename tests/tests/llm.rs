@@ -1125,7 +1125,7 @@ fn an_event_larger_than_the_streams_read_buffer_arrives_whole() {
     // several reads and must still reach the client as one event, between its
     // neighbours.
     let big = format!(" {}", "z".repeat(40 * 1024));
-    let words = vec![" a".to_string(), big.clone(), " b".to_string()];
+    let words = [" a".to_string(), big.clone(), " b".to_string()];
     let up = Upstream::start(move |_| {
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         Reply::Paced(openai_stream(&words, None, Duration::from_millis(20)))
