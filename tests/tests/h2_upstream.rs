@@ -16,6 +16,8 @@
 //!   store (`roots = "native"`, SSL_CERT_FILE); `auto` speaking HTTP/2 or HTTP/1.1 as
 //!   the endpoint chooses.
 
+use std::time::Duration;
+
 use tollgate_tests::client::{exchange, Conn};
 use tollgate_tests::h2::{curl, H2Upstream};
 use tollgate_tests::llm::{metric, metrics};
@@ -402,5 +404,33 @@ respond = {{ body = "h1" }}
     assert_eq!(
         metric(&page, "tollgate_upstream_h2_streams_total{cluster=\"up\"}"),
         Some(0.0)
+    );
+}
+
+#[test]
+fn a_body_sent_before_a_first_byte_timeout_counts_in_the_access_log() {
+    // A 10 KiB body that arrives in two pieces is read whole, then sent with the
+    // request; the endpoint misses the first-byte time-out. The 504's log line still
+    // counts the body among the bytes received from the client.
+    let up = H2Upstream::h2c(100);
+    let gw = Gateway::start(&config(
+        &up.addr(),
+        "protocol = \"h2c\"\nfirst_byte_timeout = \"300ms\"\n[access_log]\npath = \"{dir}/access.log\"",
+    ));
+    let body = pattern(10 * 1024);
+    let request = post("/slow?ms=3000", &body);
+    let split = request.len() - body.len() + 1000;
+    let mut c = Conn::open(&gw.addr());
+    c.send(&request[..split]);
+    std::thread::sleep(Duration::from_millis(100));
+    c.send(&request[split..]);
+    let r = c.read_response("POST").expect("a response");
+    assert_eq!(r.status, 504, "{}", r.text());
+    let line = &tollgate_tests::llm::access_log(&gw, 1)[0];
+    let bytes_in = line["bytes_in"].as_u64().expect("bytes_in");
+    assert!(
+        bytes_in >= body.len() as u64,
+        "bytes_in {bytes_in} leaves out the {}-byte body: {line}",
+        body.len()
     );
 }

@@ -104,8 +104,8 @@ pub async fn forward(
     // A small body (up to `COALESCE_MAX`) that has not all arrived yet is read whole
     // before an upstream is picked, as nginx buffers one that fits its
     // client_body_buffer_size: the head and the body then leave in one write instead
-    // of three writes and a read, a slow client holds no upstream connection, and the
-    // request can be sent again on a retry.
+    // of three writes and a read, a slow client holds no upstream connection, and a
+    // write that fails (a pooled connection the endpoint had closed) can be retried.
     if let BodyFraming::Length(n) = c.head.framing {
         let n = n as usize;
         if !body_buffered && n <= COALESCE_MAX {

@@ -42,6 +42,15 @@ use crate::h2::convert;
 use crate::runtime::{CoreConfig, Worker};
 use crate::upstream::{Cluster, H2Lease};
 
+/// A buffered body that went to the endpoint counts as received from the client when
+/// the request fails for good after it (a request with a body is not retried then).
+/// Those that succeed count it once no retry can follow, further down.
+fn count_buffered(c: &mut ClientConn, buffered: &Option<Bytes>) {
+    if let Some(b) = buffered {
+        c.ctx.bytes_received += b.len() as u64;
+    }
+}
+
 /// How a request body failed on its way to the endpoint.
 enum BodyError {
     /// The client's side: the request fails with this error (not retried).
@@ -132,6 +141,7 @@ pub(super) async fn exchange(
             send.send_reset(Reason::CANCEL);
             cluster.metrics.timeouts.inc();
             cluster.report_failure(ep, Instant::now());
+            count_buffered(c, &buffered);
             return Err((ProxyError::FirstByteTimeout, Retry::No));
         }
         // The endpoint may have answered early (and reset the rest of the body): see
@@ -156,12 +166,14 @@ pub(super) async fn exchange(
             }
             cluster.report_failure(ep, Instant::now());
             tracing::debug!(cluster = %cluster.name, error = %e, "upstream stream failed before its response");
+            count_buffered(c, &buffered);
             return Err((ProxyError::UpstreamClosed, retry_if(idempotent)));
         }
         Err(_) => {
             send.send_reset(Reason::CANCEL);
             cluster.metrics.timeouts.inc();
             cluster.report_failure(ep, Instant::now());
+            count_buffered(c, &buffered);
             return Err((ProxyError::FirstByteTimeout, retry_if(idempotent)));
         }
     };
@@ -182,6 +194,7 @@ pub(super) async fn exchange(
             cluster.metrics.bad_responses.inc();
             cluster.report_failure(ep, Instant::now());
             tracing::warn!(cluster = %cluster.name, "upstream HTTP/2 response head refused");
+            count_buffered(c, &buffered);
             return Err((ProxyError::BadResponse(H1Error::Malformed), Retry::No));
         }
     }
