@@ -270,6 +270,54 @@ fn idle_keep_alive_connection_is_closed_after_keepalive_timeout() {
 }
 
 #[test]
+fn a_connection_idle_past_idle_buffer_hold_still_gets_every_byte_and_times_out() {
+    // After `idle_buffer_hold` an idle keep-alive connection gives its read buffer back
+    // and waits in a 2 KiB one. What arrives then (a 6 KiB head and a pipelined request
+    // behind it, in one write) must all be read, and the keep-alive time-out still
+    // counts from the start of the wait.
+    let up = Upstream::ok();
+    let gw = Gateway::start(&config(
+        &up,
+        "keepalive_timeout = \"1s\"\nidle_buffer_hold = \"100ms\"",
+        "",
+    ));
+    let mut c = open(&gw, 3);
+    c.send(b"GET /first HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.read_response("GET").unwrap().status, 200);
+    std::thread::sleep(Duration::from_millis(400));
+    let pad = "p".repeat(6000);
+    c.send(
+        format!(
+            "GET /big HTTP/1.1\r\nHost: t\r\nx-pad: {pad}\r\n\r\nGET /next HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(c.read_response("GET").unwrap().status, 200);
+    assert_eq!(c.read_response("GET").unwrap().status, 200);
+    let seen: Vec<String> = up.requests().iter().map(|r| r.target.clone()).collect();
+    assert_eq!(seen, ["/first", "/big", "/next"]);
+    let big = &up.requests()[1];
+    assert!(
+        big.headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("x-pad") && v == &pad),
+        "the 6 KiB header did not arrive whole"
+    );
+
+    // Idle again, past the hold: closed at the keep-alive time-out, not at the hold.
+    let t0 = Instant::now();
+    assert!(
+        c.closed_within(Duration::from_secs(3)),
+        "idle connection left open"
+    );
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "closed too early: {took:?}"
+    );
+}
+
+#[test]
 fn stalled_body_is_408_after_body_read_timeout() {
     let up = Upstream::ok();
     let gw = Gateway::start(&config(&up, "body_read_timeout = \"300ms\"", ""));

@@ -341,6 +341,10 @@ pub struct Limits {
     pub header_read_timeout: Dur,
     /// Time an idle keep-alive connection is kept open waiting for the next request.
     pub keepalive_timeout: Dur,
+    /// Time an idle keep-alive connection (plain TCP) keeps its `buffer_size` read
+    /// buffer; after it the buffer goes back to the pool and the wait goes on in a
+    /// 2 KiB one. 0 = keep it for the whole wait.
+    pub idle_buffer_hold: Dur,
     /// Longest pause between two reads of a request body; over it: 408.
     pub body_read_timeout: Dur,
     /// Requests served on one client connection before it is closed; 0 = no limit.
@@ -361,6 +365,7 @@ impl Default for Limits {
             max_chunk_line: 4096,
             header_read_timeout: Dur::secs(10),
             keepalive_timeout: Dur::secs(60),
+            idle_buffer_hold: Dur::secs(1),
             body_read_timeout: Dur::secs(30),
             max_requests_per_connection: 0,
             buffer_size: 16 * 1024,

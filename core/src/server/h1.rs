@@ -13,7 +13,7 @@ use tollgate_proto::h1::{BodyFraming, Method, Status};
 
 use super::conn::ClientConn;
 use super::error::ProxyError;
-use super::io::{linger_close, read_more, read_some, ReadError};
+use super::io::{idle_read, linger_close, read_more, read_some, ReadError};
 use super::local::{write_error, write_local};
 use super::proxy::{self, Next};
 use super::tunnel;
@@ -211,13 +211,25 @@ async fn read_head(c: &mut ClientConn, w: &Worker, cc: &CoreConfig) -> HeadOutco
         }
         // Idle keep-alive wait: ends on the first byte, the keep-alive time-out, or drain.
         let idle = cc.keepalive_timeout();
-        let got = monoio::select! {
-            r = monoio::time::timeout(idle, read_more(&mut c.stream, &mut c.buf, grow)) => r,
-            _ = w.drain_notify.notified() => return HeadOutcome::Close,
+        let got = match &mut c.stream {
+            Stream::Plain(tcp) => {
+                let hold = cc.config.limits.idle_buffer_hold.get();
+                let give = |b| w.give_buffer(b);
+                let take = || w.take_buffer();
+                monoio::select! {
+                    r = idle_read(tcp, &mut c.buf, grow, idle, hold, give, take) => r.is_ok(),
+                    _ = w.drain_notify.notified() => return HeadOutcome::Close,
+                }
+            }
+            _ => monoio::select! {
+                r = monoio::time::timeout(idle, read_more(&mut c.stream, &mut c.buf, grow)) => {
+                    matches!(r, Ok(Ok(n)) if n > 0)
+                }
+                _ = w.drain_notify.notified() => return HeadOutcome::Close,
+            },
         };
-        match got {
-            Ok(Ok(n)) if n > 0 => {}
-            _ => return HeadOutcome::Close,
+        if !got {
+            return HeadOutcome::Close;
         }
     }
     let deadline = Instant::now() + cc.config.limits.header_read_timeout.get();

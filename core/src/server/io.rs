@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller,
+};
+use monoio::net::TcpStream;
 
 /// Keep at least this much free space before a read.
 const MIN_READ: usize = 2048;
@@ -57,6 +60,79 @@ pub async fn read_more<S: AsyncReadRent>(
     let (res, b) = stream.read(b).await;
     *buf = b.into_inner();
     res
+}
+
+/// Free space of the small buffer an idle keep-alive connection waits in once it gave
+/// its full-size one back (see [`idle_read`]).
+const IDLE_READ: usize = 2048;
+
+/// The idle keep-alive wait on a plain socket: one read, appended to `buf` (empty
+/// when called), within `idle`. The read waits in `buf` for `hold`; a connection idle
+/// longer gives `buf` back to the worker's pool (through `give`) and waits in a
+/// `IDLE_READ`-byte buffer, so that thousands of idle clients do not hold a
+/// `limits.buffer_size` buffer each (nginx frees its buffers the same way). The bytes
+/// that end the wait are then moved into a full-size buffer from `take`. The read is
+/// cancelled and waited for, never dropped, so bytes that raced with the cancellation
+/// are kept. A zero `hold` never gives the buffer back.
+pub async fn idle_read(
+    tcp: &mut TcpStream,
+    buf: &mut BytesMut,
+    size: usize,
+    idle: Duration,
+    hold: Duration,
+    give: impl FnOnce(BytesMut),
+    take: impl FnOnce() -> BytesMut,
+) -> Result<usize, ReadError> {
+    let hold = if hold.is_zero() { idle } else { hold.min(idle) };
+    make_room(buf, size);
+    let (res, cancelled) = {
+        let stop = Canceller::new();
+        let len = buf.len();
+        let mut read = std::pin::pin!(
+            tcp.cancelable_read(std::mem::take(buf).slice_mut(len..), stop.handle())
+        );
+        let first = monoio::select! {
+            r = &mut read => Some(r),
+            _ = monoio::time::sleep(hold) => None,
+        };
+        let cancelled = first.is_none();
+        let (res, b) = match first {
+            Some(r) => r,
+            None => {
+                let _ = stop.cancel();
+                read.await
+            }
+        };
+        *buf = b.into_inner();
+        (res, cancelled)
+    };
+    match res {
+        Ok(0) => return Err(ReadError::Closed),
+        Ok(n) => return Ok(n),
+        // Not cancelled: a real failure.
+        Err(_) if !cancelled => return Err(ReadError::Io),
+        // Cancelled: nothing arrived within `hold`.
+        Err(_) => {}
+    }
+    let left = idle.saturating_sub(hold);
+    if left.is_zero() {
+        return Err(ReadError::Timeout);
+    }
+    give(std::mem::take(buf));
+    let small = BytesMut::with_capacity(IDLE_READ);
+    let (res, small) = match monoio::time::timeout(left, tcp.read(small)).await {
+        Err(_) => return Err(ReadError::Timeout),
+        Ok(r) => r,
+    };
+    match res {
+        Ok(0) => Err(ReadError::Closed),
+        Ok(n) => {
+            *buf = take();
+            buf.extend_from_slice(&small);
+            Ok(n)
+        }
+        Err(_) => Err(ReadError::Io),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

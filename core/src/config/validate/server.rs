@@ -150,6 +150,7 @@ fn check_limits(issues: &mut Issues, limits: &Limits, path: &KeyPath) {
         max_chunk_line,
         header_read_timeout,
         keepalive_timeout,
+        idle_buffer_hold: _, // 0 means the buffer is kept
         body_read_timeout,
         max_requests_per_connection: _, // 0 means no limit
         buffer_size,
