@@ -31,7 +31,11 @@ pub async fn serve_connection(
 ) {
     worker.metrics.connections_active.inc();
     let _ = tcp.set_nodelay(true);
-    if let Some(stream) = open(tcp, peer, &bound, &worker).await {
+    // The connection's task holds its future for as long as it lives, idle or not, so
+    // the large parts (a TLS handshake, HTTP/2, a proxied or LLM request, a tunnel) are
+    // boxed while they run: an idle keep-alive connection then holds ~2 KiB of task
+    // state instead of ~13 KiB.
+    if let Some(stream) = Box::pin(open(tcp, peer, &bound, &worker)).await {
         match protocol(stream, &bound, &worker).await {
             Protocol::Http1(stream, buf) => {
                 let c = ClientConn::new(stream, peer, buf);
@@ -40,7 +44,7 @@ pub async fn serve_connection(
                 }
             }
             Protocol::Http2(stream, prefix) => {
-                crate::h2::serve(stream, prefix, peer, &worker).await;
+                Box::pin(crate::h2::serve(stream, prefix, peer, &worker)).await;
             }
             Protocol::Gone => {}
         }
@@ -179,7 +183,7 @@ async fn run(mut c: ClientConn, w: &Worker) -> Option<bytes::BytesMut> {
             }
             Next::Tunnel(up, idle) => {
                 let (up_stream, up_buf) = up.into_parts();
-                tunnel::run(c.stream, c.buf, up_stream, up_buf, idle).await;
+                Box::pin(tunnel::run(c.stream, c.buf, up_stream, up_buf, idle)).await;
                 return None;
             }
         }
@@ -300,10 +304,11 @@ pub(crate) async fn dispatch(c: &mut ClientConn, w: &Worker, cc: &CoreConfig, ke
             Flow::Continue => {
                 let action = c.ctx.route.map(|r| cc.chain.route(r).action);
                 match action {
+                    // Boxed: see `serve_connection`.
                     Some(RouteAction::Proxy { cluster }) => {
-                        proxy::forward(c, w, cc, &cc.clusters[cluster], keep).await
+                        Box::pin(proxy::forward(c, w, cc, &cc.clusters[cluster], keep)).await
                     }
-                    Some(RouteAction::Llm) => crate::llm::handle(c, w, cc, keep).await,
+                    Some(RouteAction::Llm) => Box::pin(crate::llm::handle(c, w, cc, keep)).await,
                     // Validation guarantees a local route ends in a response filter.
                     _ => {
                         write_error(c, cc, ProxyError::NoUpstream, !keep).await;
